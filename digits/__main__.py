@@ -1,0 +1,157 @@
+"""Command line for digits: train, evaluate, predict and export models.
+
+    python -m digits train --model cnn --epochs 8 --data mnist.npz
+    python -m digits evaluate --model cnn --runtime litert
+    python -m digits predict --model cnn drawing.png another.png
+    python -m digits export --model cnn
+
+MNIST comes from --data, else the DIGITS_MNIST environment variable, else
+Keras' download. Models are read from and published to the store
+(`exports/`, or the directory in DIGITS_STORE).
+"""
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ logs quiet
+
+import numpy as np
+
+from digits import data, models, sketch, store
+
+RUNTIME_FILES = {"keras": store.KERAS_FILE, "litert": store.TFLITE_FILE,
+                 "tfjs": store.TFJS_DIR}
+
+
+def train_command(args):
+    from digits import release, train
+
+    config = train.default_config(
+        args.model, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, augment=args.augment,
+        train_images=args.train_images,
+    )
+    mnist = data.load_mnist(args.data)
+    started = time.perf_counter()
+    model, _ = train.train_model(config, mnist)
+    card = release.release_model(model, config, mnist, time.perf_counter() - started)
+    _print_json({k: card[k] for k in ("model", "params", "mnist_test_accuracy",
+                                      "runtime_agreement")})
+
+
+def evaluate_command(args):
+    from digits import runtimes
+
+    mnist = data.load_mnist(args.data)
+    images, labels = mnist.x_test[: args.limit], mnist.y_test[: args.limit]
+    path = _served_file(args.model, RUNTIME_FILES[args.runtime])
+    with runtimes.load(path) as runtime:
+        predicted = runtime.predict(images).argmax(axis=1)
+    _print_json({"model": args.model, "runtime": args.runtime,
+                 "accuracy": float(np.mean(predicted == labels)), "n": len(labels)})
+
+
+def predict_command(args):
+    runtime = store.served_runtime(_check_served(args.model))
+    failed = 0
+    for path in args.images:
+        try:
+            probabilities = runtime.predict(sketch.to_digit(path)[None])[0]
+        except sketch.SketchError as error:
+            failed += 1
+            _print_json({"file": path, "error": str(error)})
+            continue
+        _print_json({"file": path, "digit": int(probabilities.argmax()),
+                     "confidence": float(probabilities.max()),
+                     "probabilities": [round(float(p), 6) for p in probabilities]})
+    return 1 if failed else 0
+
+
+def export_command(args):
+    from digits import export
+
+    written = export.export_model(store.model_dir(_check_served(args.model, "keras")))
+    _print_json({name: str(path) for name, path in written.items()})
+
+
+def _served_file(name, filename):
+    path = store.model_dir(name) / filename
+    if not path.exists():
+        raise SystemExit(f"error: {path} does not exist; train the model first "
+                         f"with: python -m digits train --model {name}")
+    return path
+
+
+def _check_served(name, runtime="litert"):
+    _served_file(name, RUNTIME_FILES[runtime])
+    return name
+
+
+def _print_json(obj):
+    print(json.dumps(obj), flush=True)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m digits", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    model_help = f"one of: {', '.join(models.MODEL_NAMES)}"
+    data_help = "MNIST .npz in Keras' layout (default: $DIGITS_MNIST, else download)"
+
+    train_parser = commands.add_parser("train", help="train, verify and publish a model")
+    train_parser.add_argument("--model", required=True, choices=models.MODEL_NAMES,
+                              help=model_help)
+    train_parser.add_argument("--epochs", type=int,
+                              help="passes over the data (default: per model, 12)")
+    train_parser.add_argument("--batch-size", type=int, help="default 64")
+    train_parser.add_argument("--learning-rate", type=float,
+                              help="Adam's initial rate, halved every 3 epochs "
+                                   "(default 0.001)")
+    train_parser.add_argument("--augment", action=argparse.BooleanOptionalAction,
+                              help="jitter training images by small shifts, "
+                                   "rotations and zooms (default: on for cnn, "
+                                   "off for mlp)")
+    train_parser.add_argument("--train-images", type=int,
+                              help="use only the first N MNIST training images")
+    train_parser.add_argument("--data", help=data_help)
+    train_parser.set_defaults(run=train_command)
+
+    evaluate_parser = commands.add_parser(
+        "evaluate", help="MNIST test accuracy of a served model in a runtime")
+    evaluate_parser.add_argument("--model", required=True, choices=models.MODEL_NAMES)
+    evaluate_parser.add_argument("--runtime", choices=tuple(RUNTIME_FILES),
+                                 default="keras")
+    evaluate_parser.add_argument("--limit", type=int, default=None,
+                                 help="use only the first N test images")
+    evaluate_parser.add_argument("--data", help=data_help)
+    evaluate_parser.set_defaults(run=evaluate_command)
+
+    predict_parser = commands.add_parser(
+        "predict", help="classify drawings (PNG, JPEG, ...), one JSON line each")
+    predict_parser.add_argument("--model", required=True, choices=models.MODEL_NAMES)
+    predict_parser.add_argument("images", nargs="+", metavar="IMAGE")
+    predict_parser.set_defaults(run=predict_command)
+
+    export_parser = commands.add_parser(
+        "export", help="re-export a served model's .keras to TFLite and TF.js")
+    export_parser.add_argument("--model", required=True, choices=models.MODEL_NAMES)
+    export_parser.set_defaults(run=export_command)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        return args.run(args) or 0
+    except data.DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Fit a model on MNIST and measure it, with progress reported as it goes.
+
+Order of work, as in every run: data -> model -> fit -> evaluate. The
+recipe follows the notes (Adam, sparse categorical cross-entropy) with two
+additions that pay off on drawn digits: small random shifts, rotations and
+zooms of the training images, and a learning rate that decays per epoch.
+"""
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from digits import models
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "cnn"
+    epochs: int = 8
+    batch_size: int = 64
+    learning_rate: float = 1e-3  # Adam's initial step; halves every 3 epochs
+    augment: bool = True  # random shift/rotate/zoom of training images
+    train_images: int = 60_000  # how many MNIST training images to use
+    seed: int = 0
+
+    def as_dict(self):
+        return asdict(self)
+
+
+# Whether each model trains on jittered images by default. The CNN gains on
+# drawn digits from it; the MLP, which cannot share weights across positions,
+# loses about a point of MNIST accuracy and gains nothing on drawn digits.
+AUGMENT_BY_DEFAULT = {"mlp": False, "cnn": True}
+EPOCHS_BY_DEFAULT = {"mlp": 12, "cnn": 12}
+
+
+def default_config(model, **overrides):
+    """The recipe the shipped `model` was trained with, changed by `overrides`."""
+    settings = {"model": model, "augment": AUGMENT_BY_DEFAULT.get(model, True),
+                "epochs": EPOCHS_BY_DEFAULT.get(model, 8)}
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig(**settings)
+
+
+def train_model(config, mnist, callbacks=()):
+    """Build and fit `config.model` on MNIST; return (model, history dict)."""
+    import keras
+
+    keras.utils.set_random_seed(config.seed)
+    x, y = mnist.x_train[: config.train_images], mnist.y_train[: config.train_images]
+    model = models.build(config.model)
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    schedule = keras.callbacks.LearningRateScheduler(
+        lambda epoch: config.learning_rate * 0.5 ** (epoch // 3)
+    )
+    started = time.perf_counter()
+    history = model.fit(
+        _training_batches(x, y, config),
+        epochs=config.epochs,
+        callbacks=[schedule, *callbacks],
+        verbose=0,
+    )
+    log.info("trained %s in %.0f s", config.model, time.perf_counter() - started)
+    return model, history.history
+
+
+def evaluate_model(model, images, labels, batch_size=1000):
+    """Top-1 accuracy of a Keras model on (n, 28, 28) images."""
+    predictions = predict_batches(model, images, batch_size)
+    return float(np.mean(predictions.argmax(axis=1) == labels))
+
+
+def predict_batches(model, images, batch_size=1000):
+    """Probabilities (n, 10) from calling the model directly, batch by batch."""
+    chunks = [
+        np.asarray(model(images[i : i + batch_size], training=False))
+        for i in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(chunks)
+
+
+def _training_batches(x, y, config):
+    import keras
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    dataset = dataset.shuffle(len(x), seed=config.seed).batch(config.batch_size)
+    if config.augment:
+        jitter = keras.Sequential(
+            [
+                keras.layers.RandomRotation(0.04, fill_mode="constant"),  # +-15 deg
+                keras.layers.RandomZoom(0.12, fill_mode="constant"),
+                keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant"),
+            ]
+        )
+        dataset = dataset.map(
+            lambda images, labels: (
+                jitter(images[..., None], training=True)[..., 0],
+                labels,
+            ),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    return dataset.prefetch(tf.data.AUTOTUNE)
