@@ -39,7 +39,7 @@ DIGIT_NAMES = ("zero", "one", "two", "three", "four")
 DIGIT_NAMES += ("five", "six", "seven", "eight", "nine")
 DEFAULT_MODEL = "cnn"
 CANVAS = 400  # side of the drawing canvas, pixels: room for a finger on a phone
-BRUSH = 20  # pen width on that canvas, pixels; sketch evens out any width
+BRUSH = 10  # pen radius on that canvas, pixels; sketch evens out any width
 PREVIEW = 140  # side of the shown 28x28 model input, pixels: 5x5 per pixel
 TOP_CLASSES = 3  # probabilities listed under the answer
 DOWNLOADS = Path(tempfile.gettempdir()) / "digits-downloads"  # made on demand
@@ -176,6 +176,11 @@ def model_title(name):
     return models.TITLES.get(name, name)
 
 
+def blank_canvas():
+    """A white CANVAS x CANVAS RGBA image; with it the pen is ready to draw."""
+    return np.full((CANVAS, CANVAS, 4), 255, np.uint8)
+
+
 def list_examples():
     """The example drawings, in digit order; each file is named after its digit."""
     paths = [EXAMPLES / f"{name}.png" for name in DIGIT_NAMES]
@@ -282,15 +287,16 @@ first_model = first_model or (model_names[0] if model_names else None)
 
 with gr.Blocks(title="Digits") as demo:
     gr.Markdown(
-        "# Draw a digit\n"
-        "Draw one digit, 0 to 9, large and in the middle of the canvas. "
-        "The answer follows your pen; clear the canvas (bin icon) to start over."
+        "# Digits\n"
+        "Draw a digit and see what a small neural network reads; then take the "
+        "model with you, for Android or the browser."
     )
 
     with gr.Tab("Draw"):
         with gr.Row():
             with gr.Column(scale=3, min_width=320):
                 canvas = DrawingCanvas(
+                    blank_canvas(),
                     label="Canvas",
                     type="numpy",
                     image_mode="RGBA",
@@ -302,7 +308,7 @@ with gr.Blocks(title="Digits") as demo:
                     brush=gr.Brush(
                         default_size=BRUSH, colors=["#000000"], color_mode="fixed"
                     ),
-                    eraser=gr.Eraser(default_size=2 * BRUSH),
+                    eraser=gr.Eraser(default_size=3 * BRUSH),
                     height=CANVAS + 120,
                 )
                 with gr.Row():
@@ -312,7 +318,10 @@ with gr.Blocks(title="Digits") as demo:
                     classify = gr.Button("Classify", variant="primary", scale=1)
             with gr.Column(scale=2, min_width=240):
                 label = gr.Label(num_top_classes=TOP_CLASSES, label="The model reads")
-                hint = gr.Markdown()
+                hint = gr.Markdown(
+                    "Draw one digit, 0 to 9, large and in the middle of the canvas. "
+                    "The answer follows your pen; the bin icon clears the canvas."
+                )
                 preview = gr.Image(
                     label="What the model saw: 28x28 pixels, white ink on black",
                     format="png",
@@ -352,7 +361,7 @@ with gr.Blocks(title="Digits") as demo:
         concurrency_limit=4,
     )
     gr.on(
-        [canvas.change, model.change],
+        [canvas.input, canvas.change, model.change],
         classify_while_drawing,
         [canvas, model],
         [label, preview, hint],
@@ -362,6 +371,9 @@ with gr.Blocks(title="Digits") as demo:
         show_progress="hidden",
         concurrency_id="classify",
         concurrency_limit=4,
+    )
+    canvas.clear(
+        blank_canvas, None, canvas, api_name="clear_canvas", api_visibility="private"
     )
     demo.load(describe_models, None, cards, api_name="describe_models")
     gr.on(

@@ -215,8 +215,8 @@ def _center_of_mass_frame(digit):
     top, left = (FRAME - height) // 2, (FRAME - width) // 2
     frame[top : top + height, left : left + width] = digit
     cy, cx = ndimage.center_of_mass(frame)
-    shift = (round(FRAME / 2 - 0.5 - cy), round(FRAME / 2 - 0.5 - cx))
-    frame = ndimage.shift(frame, shift, order=0, mode="constant")
+    shift = (FRAME / 2 - 0.5 - cy, FRAME / 2 - 0.5 - cx)
+    frame = ndimage.shift(frame, shift, order=1, mode="constant")
     peak = frame.max()
     return np.clip(frame / peak, 0.0, 1.0) if peak > 0 else frame
 

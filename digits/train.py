@@ -65,11 +65,27 @@ def train_model(config, mnist, callbacks=()):
     history = model.fit(
         _training_batches(x, y, config),
         epochs=config.epochs,
-        callbacks=[schedule, *callbacks],
+        callbacks=[schedule, _EpochLog(config.epochs), *callbacks],
         verbose=0,
     )
     log.info("trained %s in %.0f s", config.model, time.perf_counter() - started)
     return model, history.history
+
+
+def _EpochLog(epochs):
+    """A Keras callback logging one line per epoch: loss, accuracy, seconds."""
+    import keras
+
+    class EpochLog(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            log.info("epoch %d/%d: loss %.4f, accuracy %.4f, %.0f s", epoch + 1,
+                     epochs, logs["loss"], logs["accuracy"],
+                     time.perf_counter() - self.started)
+
+    return EpochLog()
 
 
 def evaluate_model(model, images, labels, batch_size=1000):

@@ -1,0 +1,161 @@
+"""digits.sketch: every drawing Gradio can send becomes MNIST-like input."""
+
+import io
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import ndimage
+
+from digits import sketch
+from drawing import STROKES, draw, pendigits
+
+TOLERANCE = 0.06  # mean absolute pixel difference allowed between two inputs
+
+
+def close(a, b):
+    return float(np.abs(a - b).mean()) < TOLERANCE
+
+
+def rgba_on_transparent(gray):
+    """Black strokes on a transparent canvas, as the Sketchpad layers hold them."""
+    alpha = 255 - gray
+    return np.dstack([np.zeros_like(gray)] * 3 + [alpha])
+
+
+def test_output_is_28x28_float32_white_on_black():
+    digit = sketch.to_digit(draw(7))
+    assert digit.shape == (28, 28) and digit.dtype == np.float32
+    assert digit.min() == 0.0 and digit.max() == pytest.approx(1.0)
+    assert digit[0].max() == 0.0 and digit[:, 0].max() == 0.0  # black border
+
+
+def test_longer_side_fits_20_pixels():
+    rows, cols = np.nonzero(sketch.to_digit(draw(1)) > 0.05)
+    assert 19 <= np.ptp(rows) + 1 <= 21
+    assert np.ptp(cols) + 1 < 14  # aspect ratio kept: a "1" stays narrow
+
+
+def test_centre_of_mass_is_the_frame_centre():
+    digit = sketch.to_digit(draw(4, centre=(0.3, 0.7), box=0.35))
+    assert np.allclose(ndimage.center_of_mass(digit), (13.5, 13.5), atol=0.5)
+
+
+@pytest.mark.parametrize("digit", sorted(STROKES))
+@pytest.mark.parametrize(
+    "change",
+    [dict(canvas=280), dict(canvas=800), dict(brush=6), dict(brush=30),
+     dict(canvas=800, brush=30), dict(centre=(0.3, 0.7), box=0.35),
+     dict(size=(600, 300))],
+    ids=["canvas280", "canvas800", "brush6", "brush30", "canvas800-brush30",
+         "small-off-centre", "non-square"],
+)
+def test_canvas_brush_and_position_barely_change_the_input(digit, change):
+    assert close(sketch.to_digit(draw(digit, **change)), sketch.to_digit(draw(digit)))
+
+
+def test_light_ink_on_dark_equals_dark_ink_on_light():
+    dark_on_light = sketch.to_digit(draw(7))
+    light_on_dark = sketch.to_digit(draw(7, ink=255, paper=0))
+    assert np.allclose(dark_on_light, light_on_dark, atol=1e-6)
+
+
+def test_every_gradio_value_shape_gives_the_same_digit():
+    gray = draw(4)
+    reference = sketch.to_digit(gray)
+    rgba = rgba_on_transparent(gray)
+    white = np.full_like(rgba, 255)
+    values = {
+        "L": gray,
+        "L with channel axis": gray[..., None],
+        "RGB": np.dstack([gray] * 3),
+        "RGBA transparent": rgba,
+        "LA transparent": np.dstack([np.zeros_like(gray), 255 - gray]),
+        "float 0..1": gray.astype(np.float32) / 255,
+        "PIL": Image.fromarray(gray),
+        "PIL RGBA": Image.fromarray(rgba),
+        "editor composite": {"background": white, "layers": [rgba], "composite": rgba},
+        "editor layers only": {"background": white, "layers": [rgba], "composite": None},
+    }
+    for name, value in values.items():
+        assert close(sketch.to_digit(value), reference), name
+
+
+def test_image_file_path_is_read(tmp_path):
+    path = tmp_path / "seven.png"
+    Image.fromarray(draw(7)).save(path)
+    assert close(sketch.to_digit(str(path)), sketch.to_digit(draw(7)))
+
+
+def test_huge_upload_is_shrunk_not_refused():
+    huge = draw(7, canvas=4000, brush=120)
+    assert close(sketch.to_digit(huge), sketch.to_digit(draw(7)))
+
+
+@pytest.mark.parametrize(
+    "value, sentence",
+    [
+        (None, "Nothing was drawn"),
+        (np.full((400, 400), 255, np.uint8), "The canvas is empty"),
+        (np.zeros((400, 400, 4), np.uint8), "The canvas is empty"),
+        ({"background": None, "layers": [], "composite": None}, "Nothing was drawn"),
+        ("no-such-file.png", "Could not read no-such-file.png"),
+        (42, "Expected a drawing (an image), but got int"),
+        (np.zeros((5, 5, 7)), "An image has 1 to 4 channels"),
+    ],
+    ids=["none", "blank", "blank-transparent", "empty-editor", "missing-file",
+         "number", "seven-channels"],
+)
+def test_unreadable_input_gets_a_sentence(value, sentence):
+    with pytest.raises(sketch.SketchError, match=re.escape(sentence)):
+        sketch.to_digit(value)
+
+
+def test_canvas_full_of_ink_is_refused():
+    canvas = rgba_on_transparent(np.full((400, 400), 255, np.uint8))
+    canvas[..., 3] = 255
+    canvas[:40, :40, 3] = 0  # a corner left blank
+    with pytest.raises(sketch.SketchError, match="almost all ink"):
+        sketch.to_digit(canvas)
+
+
+def test_single_dot_is_refused():
+    dot = np.full((400, 400), 255, np.uint8)
+    dot[190:210, 190:210] = 0
+    with pytest.raises(sketch.SketchError, match="only a dot"):
+        sketch.to_digit(dot)
+
+
+def test_corrupt_file_is_refused(tmp_path):
+    path = tmp_path / "broken.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really a png")
+    with pytest.raises(sketch.SketchError, match="Could not read broken.png"):
+        sketch.to_digit(path)
+
+
+def test_jpeg_with_grey_paper_reads_like_the_png():
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(draw(0).astype(int) - 40, 0, 255).astype(np.uint8)).save(
+        buffer, "JPEG", quality=80
+    )
+    buffer.seek(0)
+    assert close(sketch.to_digit(Image.open(buffer)), sketch.to_digit(draw(0)))
+
+
+pen = pendigits()
+
+
+@pytest.mark.skipif(pen is None, reason="set DIGITS_PENDIGITS and DIGITS_RENDER_TOOL")
+@pytest.mark.parametrize("index", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+def test_pen_drawn_digit_reads_alike_on_any_canvas(index):
+    samples, tool = pen
+    sample = samples[index * 700]
+
+    def render(size, width, **kw):
+        image, _ = tool.render_sample(sample, size=size, width=width, y_up=True, **kw)
+        return sketch.to_digit(np.asarray(image))
+
+    reference = render(400, 12)
+    for size, width in [(280, 6), (800, 30), (400, 24), (800, 8)]:
+        assert close(render(size, width), reference), (size, width)
