@@ -44,6 +44,8 @@ PREVIEW = 140  # side of the shown 28x28 model input, pixels: 5x5 per pixel
 TOP_CLASSES = 3  # probabilities listed under the answer
 DOWNLOADS = Path(tempfile.gettempdir()) / "digits-downloads"  # made on demand
 STAMP_CHARS = 12  # hex digits naming one version of a model's downloads
+# Drawn-digit accuracies in a card (measured by bench/), and the table's words.
+DRAWN_PLACEMENTS = {"centred": "centred", "jitter": "anywhere"}
 
 CSS = """
 #digit-preview img { image-rendering: pixelated; }
@@ -54,13 +56,11 @@ CSS = """
 
 
 class CanvasData(EditorData):
-    """The Sketchpad's payload; a bare image file is taken as the drawing.
+    """A drawing: an image file, or the Sketchpad's background, layers, composite."""
 
-    Anything else that is not a drawing validates to an empty payload that
-    remembers why, so `DrawingCanvas.preprocess` can say so in a sentence
-    (a validation error here would reach the user only as "Error").
-    """
-
+    # Anything else validates to an empty payload that remembers why, so that
+    # DrawingCanvas.preprocess can say so in a sentence: a validation error
+    # here would reach an API user only as "Error".
     _problem: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="wrap")
@@ -177,8 +177,10 @@ def model_title(name):
 
 
 def blank_canvas():
-    """A white CANVAS x CANVAS RGBA image; with it the pen is ready to draw."""
-    return np.full((CANVAS, CANVAS, 4), 255, np.uint8)
+    """A transparent CANVAS x CANVAS RGBA image: the canvas starts (and restarts,
+    after the bin) with the pen selected, and strokes stay told apart from the
+    background by their alpha, however much of the canvas they cover."""
+    return np.zeros((CANVAS, CANVAS, 4), np.uint8)
 
 
 def list_examples():
@@ -191,26 +193,31 @@ def list_examples():
 
 
 def describe_models():
-    """A Markdown table of every served model: size, accuracy, download sizes."""
+    """A Markdown table of every served model: size, accuracy, training, files."""
+    names = store.available_models()
+    if not names:
+        return "No model has been exported yet."
     rows = [
-        "| Model | Parameters | MNIST test accuracy | Drawn-digit accuracy "
-        "| .tflite | TF.js |",
-        "|---|--:|--:|--:|--:|--:|",
+        "| Model | Params | MNIST test | Drawn digits | Trained | .tflite | TF.js |",
+        "|---|--:|--:|--:|---|--:|--:|",
     ]
-    for name in store.available_models():
+    drawn_sets = set()  # how each card's drawn-digit accuracy was measured
+    for name in names:
         card, folder = store.read_card(name), store.model_dir(name)
-        title = card.get("title") or model_title(name)
         params = card.get("params")
         rows.append(
-            f"| {title} | {f'{params:,}' if params else '?'} "
+            f"| {card.get('title') or model_title(name)} "
+            f"| {f'{params:,}' if isinstance(params, int) else '?'} "
             f"| {_percent(card.get('mnist_test_accuracy'))} "
-            f"| {_percent(card.get('drawn_accuracy'))} "
+            f"| {_describe_drawn_accuracy(card.get('drawn_accuracy'))} "
+            f"| {_describe_training(card.get('trained'))} "
             f"| {_size(folder / store.TFLITE_FILE)} "
             f"| {_size(folder / store.TFJS_DIR)} |"
         )
-    if len(rows) == 2:
-        return "No model has been exported yet."
-    return "\n".join(rows)
+        drawn_sets.add(_describe_drawn_set(card.get("drawn_accuracy")))
+    notes = ["MNIST test: top-1 accuracy on its 10,000 test images."]
+    notes += sorted(drawn_sets - {None})
+    return "\n".join(rows + ["", " ".join(notes)])
 
 
 def prepare_downloads(model_name):
@@ -268,6 +275,41 @@ def _percent(fraction):
     return f"{fraction:.2%}"
 
 
+def _describe_drawn_accuracy(drawn):
+    if not isinstance(drawn, dict):  # a single figure, or none yet
+        return _percent(drawn)
+    parts = [
+        f"{drawn[key]:.1%} {words}"
+        for key, words in DRAWN_PLACEMENTS.items()
+        if isinstance(drawn.get(key), (int, float))
+    ]
+    return ", ".join(parts) or "not measured"
+
+
+def _describe_drawn_set(drawn):
+    if not isinstance(drawn, dict) or not drawn.get("data"):
+        return None
+    count = f"{drawn['n']:,} " if isinstance(drawn.get("n"), int) else ""
+    canvas = f" on a {drawn['canvas_px']} px canvas" if drawn.get("canvas_px") else ""
+    return (
+        f"Drawn digits: {count}real pen-drawn digits ({drawn['data']})"
+        f"{canvas}, centred, or anywhere at any size."
+    )
+
+
+def _describe_training(trained):
+    if not isinstance(trained, dict):
+        return "?"
+    epochs = (trained.get("config") or {}).get("epochs")
+    seconds = trained.get("seconds")
+    parts = [
+        f"{epochs} epochs" if epochs else "",
+        f"{seconds / 60:.1f} min" if isinstance(seconds, (int, float)) else "",
+        str(trained.get("date") or "")[:10],
+    ]
+    return ", ".join(part for part in parts if part) or "?"
+
+
 def _size(path):
     if path.is_dir():
         size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
@@ -282,8 +324,7 @@ def _size(path):
 
 model_names = store.available_models()
 model_choices = [(model_title(name), name) for name in model_names]
-first_model = DEFAULT_MODEL if DEFAULT_MODEL in model_names else None
-first_model = first_model or (model_names[0] if model_names else None)
+first_model = next((n for n in (DEFAULT_MODEL, *model_names) if n in model_names), None)
 
 with gr.Blocks(title="Digits") as demo:
     gr.Markdown(
@@ -293,6 +334,10 @@ with gr.Blocks(title="Digits") as demo:
     )
 
     with gr.Tab("Draw"):
+        gr.Markdown(
+            "Draw one digit, 0 to 9, large and in the middle of the canvas. "
+            "The answer follows your pen; the bin icon above the canvas clears it."
+        )
         with gr.Row():
             with gr.Column(scale=3, min_width=320):
                 canvas = DrawingCanvas(
@@ -309,7 +354,7 @@ with gr.Blocks(title="Digits") as demo:
                         default_size=BRUSH, colors=["#000000"], color_mode="fixed"
                     ),
                     eraser=gr.Eraser(default_size=3 * BRUSH),
-                    height=CANVAS + 120,
+                    height=CANVAS + 100,  # room for the toolbar: the canvas at ~100%
                 )
                 with gr.Row():
                     model = gr.Dropdown(
@@ -318,10 +363,7 @@ with gr.Blocks(title="Digits") as demo:
                     classify = gr.Button("Classify", variant="primary", scale=1)
             with gr.Column(scale=2, min_width=240):
                 label = gr.Label(num_top_classes=TOP_CLASSES, label="The model reads")
-                hint = gr.Markdown(
-                    "Draw one digit, 0 to 9, large and in the middle of the canvas. "
-                    "The answer follows your pen; the bin icon clears the canvas."
-                )
+                hint = gr.Markdown(label="Why no answer")  # while there is none
                 preview = gr.Image(
                     label="What the model saw: 28x28 pixels, white ink on black",
                     format="png",
@@ -343,7 +385,7 @@ with gr.Blocks(title="Digits") as demo:
             "holds a graph model (model.json + weight files) for browsers: "
             "`tf.loadGraphModel('model.json')`."
         )
-        cards = gr.Markdown(describe_models())
+        cards = gr.Markdown(describe_models(), label="Models")
         with gr.Row():
             export_model = gr.Dropdown(
                 model_choices, value=first_model, label="Model", scale=2

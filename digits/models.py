@@ -6,13 +6,13 @@ Models that need a channel axis add it inside the network, which keeps the
 reshape inside every export too.
 """
 
-import keras
-
 INPUT_SHAPE = (28, 28)
 
 
 def build_mlp():
     """Sequential MLP from the notes: 784 -> 128 relu -> 10 (101,770 params)."""
+    import keras
+
     return keras.Sequential(
         [
             keras.Input(INPUT_SHAPE, name="digit"),
@@ -26,6 +26,8 @@ def build_mlp():
 
 def build_cnn():
     """CNN from the notes: conv 32-64-64 (3x3) with two max-pools, dense 64."""
+    import keras
+
     return keras.Sequential(
         [
             keras.Input(INPUT_SHAPE, name="digit"),

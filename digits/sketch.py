@@ -30,6 +30,8 @@ INK_LEVEL = 0.5  # ink map value above which a pixel counts as ink
 MAX_PIXELS = 40_000_000  # refuse larger images before decoding them whole
 MAX_SIDE = 1024  # larger drawings are shrunk to this first, pixels
 MAX_COVER = 0.6  # a drawing with more of its canvas inked is not a digit
+MAX_EDGE_INK = 0.1  # nor one whose ink covers more of the canvas edge
+DOT_FILL = 0.6  # a blob whose widest inscribed disc spans this much of its box
 
 
 class SketchError(ValueError):
@@ -40,7 +42,7 @@ def to_digit(value):
     """Return the (28, 28) float32 model input for a drawing; see module doc."""
     crop = _crop_to_ink(ink_map(value))
     work = _resize(crop, WORK / max(crop.shape))
-    if stroke_width(work) > WORK / 2.5:
+    if _is_dot(work):
         raise SketchError("That is only a dot: draw the whole digit, larger.")
     work = normalize_stroke(work)
     work = _crop_to_ink(work)
@@ -184,13 +186,20 @@ def _check_ink(ink):
         raise SketchError(
             "The canvas is empty (or one flat colour): draw a digit on it."
         )
-    if inked.mean() > MAX_COVER:
+    edge = np.concatenate([inked[0], inked[-1], inked[:, 0], inked[:, -1]])
+    if inked.mean() > MAX_COVER or edge.mean() > MAX_EDGE_INK:
         raise SketchError(
             "The canvas is almost all ink: clear it and draw a single digit."
         )
     rows, cols = np.nonzero(inked)
     if max(np.ptp(rows), np.ptp(cols)) + 1 < 4:
         raise SketchError("That is only a dot: draw the whole digit, larger.")
+
+
+def _is_dot(work):
+    """True when one blob of ink nearly fills its box: a tap, not a digit."""
+    distance = ndimage.distance_transform_edt(np.pad(work > INK_LEVEL, 1))
+    return 2 * distance.max() >= DOT_FILL * max(work.shape)
 
 
 def _crop_to_ink(ink):

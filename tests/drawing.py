@@ -63,3 +63,19 @@ def pendigits():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return json.loads(Path(data).read_text()), module
+
+
+NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def write_examples(folder):
+    """Write examples/<name>.png: each digit penned on a 400 px canvas, 18 px brush."""
+    folder = Path(folder)
+    for digit, name in enumerate(NAMES):
+        Image.fromarray(draw(digit, brush=18)).save(folder / f"{name}.png")
+
+
+if __name__ == "__main__":
+    import sys
+
+    write_examples(sys.argv[1] if len(sys.argv) > 1 else "examples")

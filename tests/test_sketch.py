@@ -11,7 +11,9 @@ from scipy import ndimage
 from digits import sketch
 from drawing import STROKES, draw, pendigits
 
-TOLERANCE = 0.06  # mean absolute pixel difference allowed between two inputs
+TOLERANCE = 0.08  # mean absolute pixel difference allowed between two inputs
+# (a 30 px brush on a 400 px canvas rounds the ends and narrows the loops of a
+# digit drawn 240 px tall; that shape change alone costs up to ~0.07)
 
 
 def close(a, b):
@@ -159,3 +161,11 @@ def test_pen_drawn_digit_reads_alike_on_any_canvas(index):
     reference = render(400, 12)
     for size, width in [(280, 6), (800, 30), (400, 24), (800, 8)]:
         assert close(render(size, width), reference), (size, width)
+
+
+def test_opaque_scribble_over_the_whole_canvas_is_refused():
+    scribble = np.zeros((400, 400), np.uint8)  # black ink everywhere ...
+    scribble[:60, :60] = 255  # ... but a white corner
+    scribble[-30:, 200:260] = 255  # and a gap at the bottom edge
+    with pytest.raises(sketch.SketchError, match="almost all ink"):
+        sketch.to_digit(scribble)

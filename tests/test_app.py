@@ -1,0 +1,305 @@
+"""app.py end to end: real pen-drawn digits through the handlers and through a
+running `python app.py`, reached with gradio_client as any API user would.
+
+The drawings are examples/*.png, digits penned on a 400 px canvas (strokes
+in tests/drawing.py), each named after its digit, and, where the shared data
+is at hand, real pen-drawn digits by 30 writers (pendigits). The served models are the store's
+(exports/, or DIGITS_STORE); without a "cnn" there the tests skip.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+import app
+from digits import sketch, store
+from drawing import pendigits
+
+REPO = Path(app.__file__).resolve().parent
+MODEL = "cnn"
+STARTUP_SECONDS = 90  # longest wait for `python app.py` to answer
+EXAMPLES = {app.DIGIT_NAMES.index(Path(p).stem): p for p in app.list_examples()}
+
+pytestmark = pytest.mark.skipif(
+    MODEL not in store.available_models(),
+    reason=f"no {MODEL!r} model with a .tflite in {store.store_dir()}; train one",
+)
+
+
+def load_example(digit):
+    """The example drawing of `digit` as an (H, W) uint8 array, black on white."""
+    return np.asarray(Image.open(EXAMPLES[digit]).convert("L"))
+
+
+def as_canvas_value(gray):
+    """What the Draw tab's Sketchpad hands the handler for these strokes:
+    black ink on a transparent layer over a transparent background, RGBA."""
+    layer = np.zeros((*gray.shape, 4), np.uint8)
+    layer[..., 3] = 255 - gray
+    return {"background": np.zeros_like(layer), "layers": [layer], "composite": layer}
+
+
+def top_digit(label):
+    """The most probable digit of a handler's {label: probability} dict."""
+    return int(max(label, key=label.get))
+
+
+def save_png(image, folder, name):
+    path = Path(folder) / name
+    Image.fromarray(image).save(path)
+    return str(path)
+
+
+# the handlers, called directly
+
+
+def test_examples_cover_at_least_five_different_digits():
+    assert len(EXAMPLES) >= 5
+
+
+@pytest.mark.parametrize("digit", sorted(EXAMPLES))
+def test_every_example_drawing_reads_as_its_digit(digit):
+    label, _ = app.classify_drawing(EXAMPLES[digit], MODEL)
+    assert top_digit(label) == digit
+
+
+def test_drawing_on_the_canvas_reads_as_its_digit():
+    label, _ = app.classify_drawing(as_canvas_value(load_example(7)), MODEL)
+    assert top_digit(label) == 7
+    assert sorted(label) == [str(d) for d in range(10)]
+    assert sum(label.values()) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_preview_shows_the_28x28_input_pixel_for_pixel():
+    drawing = as_canvas_value(load_example(4))
+    _, preview = app.classify_drawing(drawing, MODEL)
+    assert preview.shape == (app.PREVIEW, app.PREVIEW) and preview.dtype == np.uint8
+    scale = app.PREVIEW // 28
+    seen = preview[::scale, ::scale].astype(np.float32) / 255
+    assert np.abs(seen - sketch.to_digit(drawing)).max() <= 1 / 255
+
+
+def test_blank_canvas_is_an_error_with_a_sentence():
+    blank = as_canvas_value(np.full((400, 400), 255, np.uint8))
+    with pytest.raises(gr.Error, match="The canvas is empty"):
+        app.classify_drawing(blank, MODEL)
+
+
+def test_nothing_sent_is_an_error_with_a_sentence():
+    with pytest.raises(gr.Error, match="Nothing was drawn"):
+        app.classify_drawing(None, MODEL)
+
+
+def test_canvas_full_of_ink_is_an_error_with_a_sentence():
+    scribble = np.zeros((400, 400), np.uint8)  # black everywhere ...
+    scribble[380:, :] = 255  # ... but a thin strip along the bottom
+    with pytest.raises(gr.Error, match="almost all ink"):
+        app.classify_drawing(as_canvas_value(scribble), MODEL)
+
+
+def test_single_dot_is_an_error_with_a_sentence():
+    dot = np.full((400, 400), 255, np.uint8)
+    rows, cols = np.ogrid[:400, :400]
+    dot[(rows - 200) ** 2 + (cols - 200) ** 2 <= app.BRUSH**2] = 0  # one dab
+    with pytest.raises(gr.Error, match="only a dot"):
+        app.classify_drawing(as_canvas_value(dot), MODEL)
+
+
+def test_huge_upload_still_reads_as_its_digit(tmp_path):
+    big = Image.fromarray(load_example(9)).resize((4000, 4000), Image.BICUBIC)
+    path = save_png(np.asarray(big), tmp_path, "big.png")
+    label, _ = app.classify_drawing(path, MODEL)
+    assert top_digit(label) == 9
+
+
+def test_digit_on_a_wide_canvas_reads_as_its_digit():
+    wide = np.full((300, 600), 255, np.uint8)
+    wide[:, 150:450] = np.asarray(Image.fromarray(load_example(3)).resize((300, 300)))
+    label, _ = app.classify_drawing(wide, MODEL)
+    assert top_digit(label) == 3
+
+
+def test_greyscale_with_alpha_drawing_reads_as_its_digit():
+    gray = load_example(2)
+    strokes = np.dstack([np.zeros_like(gray), 255 - gray])  # black ink, clear paper
+    label, _ = app.classify_drawing(Image.fromarray(strokes, "LA"), MODEL)
+    assert top_digit(label) == 2
+
+
+def test_light_ink_on_dark_paper_reads_as_its_digit():
+    chalk = np.dstack([255 - load_example(5)] * 3)  # white on black, RGB
+    label, _ = app.classify_drawing(chalk, MODEL)
+    assert top_digit(label) == 5
+
+
+def test_unknown_model_is_an_error_listing_the_choices():
+    with pytest.raises(gr.Error, match="choose one of: .*cnn") as error:
+        app.classify_drawing(EXAMPLES[7], "resnet")
+    assert isinstance(error.value, ValueError)
+
+
+def test_live_classification_clears_the_answer_while_there_is_no_digit():
+    blank = as_canvas_value(np.full((400, 400), 255, np.uint8))
+    label, preview, message = app.classify_while_drawing(blank, MODEL)
+    assert label is None and preview is None
+    assert message.startswith("The canvas is empty")
+
+
+def test_live_classification_reads_a_drawing():
+    label, preview, message = app.classify_while_drawing(EXAMPLES[7], MODEL)
+    assert top_digit(label) == 7 and preview is not None and message == ""
+
+
+def test_model_table_shows_each_cards_accuracy():
+    table = app.describe_models()
+    for name in store.available_models():
+        card = store.read_card(name)
+        assert card["title"] in table
+        assert f"{card['mnist_test_accuracy']:.2%}" in table
+
+
+def test_downloads_are_the_served_tflite_and_a_zip_of_the_tfjs_model():
+    tflite, bundle = app.prepare_downloads(MODEL)
+    folder = store.model_dir(MODEL)
+    assert Path(tflite).read_bytes() == (folder / store.TFLITE_FILE).read_bytes()
+    check_tfjs_zip(bundle)
+    assert app.prepare_downloads(MODEL) == (tflite, bundle)  # made once, reused
+
+
+def check_tfjs_zip(path):
+    """The zip holds model.json and every weight file its manifest names."""
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        (model_json,) = [n for n in names if Path(n).name == "model.json"]
+        manifest = json.loads(archive.read(model_json))["weightsManifest"]
+    shards = {str(Path(model_json).parent / p) for g in manifest for p in g["paths"]}
+    assert shards and shards <= set(names)
+
+
+# the running app, through gradio_client
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    """A gradio_client.Client connected to `python app.py` in a subprocess."""
+    port = free_port()
+    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1")
+    env.update(GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False")
+    log = tmp_path_factory.mktemp("app") / "app.log"
+    with open(log, "w") as output:
+        server = subprocess.Popen(
+            [sys.executable, "app.py"], cwd=REPO, env=env, stdout=output, stderr=output
+        )
+    try:
+        yield connect(f"http://127.0.0.1:{port}/", server, log)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def connect(url, server, log):
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        if server.poll() is not None:
+            pytest.fail(f"app.py exited ({server.returncode}):\n{log.read_text()}")
+        try:
+            return Client(url, verbose=False)
+        except Exception:  # not listening yet
+            if time.monotonic() > deadline:
+                pytest.fail(f"app.py did not answer at {url}:\n{log.read_text()}")
+            time.sleep(0.5)
+
+
+@pytest.mark.parametrize("digit", sorted(EXAMPLES))
+def test_client_reads_each_example_as_its_digit(client, digit):
+    label, preview = client.predict(
+        handle_file(EXAMPLES[digit]), MODEL, api_name="/classify"
+    )
+    assert label["label"] == str(digit)
+    assert Image.open(preview).size == (app.PREVIEW, app.PREVIEW)
+
+
+def test_client_reads_a_sketchpad_shaped_drawing(client):
+    drawing = {"background": None, "layers": [], "composite": handle_file(EXAMPLES[7])}
+    label, _ = client.predict(drawing, MODEL, api_name="/classify")
+    assert label["label"] == "7"
+
+
+def test_client_reads_a_huge_upload(client, tmp_path):
+    big = Image.fromarray(load_example(4)).resize((4000, 4000), Image.BICUBIC)
+    path = save_png(np.asarray(big), tmp_path, "big.png")
+    label, _ = client.predict(handle_file(path), MODEL, api_name="/classify")
+    assert label["label"] == "4"
+
+
+@pytest.mark.parametrize(
+    "wrong, kind",
+    [("seven", "text"), (7, "a number"), ({"digit": 7}, "a dict that holds no image"),
+     ([0, 1], "a list")],
+)
+def test_client_sending_no_image_gets_a_sentence(client, wrong, kind):
+    sentence = "The drawing must be an image file (PNG, JPEG, ...), but this request "
+    with pytest.raises(AppError) as error:
+        client.predict(wrong, MODEL, api_name="/classify")
+    assert str(error.value) == sentence + f"sent {kind}."
+
+
+def test_client_sending_a_file_that_is_no_image_gets_a_sentence(client, tmp_path):
+    text = tmp_path / "digit.png"
+    text.write_text("not a picture")
+    with pytest.raises(AppError, match="could not be read as an image"):
+        client.predict(handle_file(str(text)), MODEL, api_name="/classify")
+
+
+def test_client_sending_a_blank_canvas_gets_a_sentence(client, tmp_path):
+    blank = save_png(np.full((400, 400), 255, np.uint8), tmp_path, "blank.png")
+    with pytest.raises(AppError, match="The canvas is empty"):
+        client.predict(handle_file(blank), MODEL, api_name="/classify")
+
+
+def test_client_naming_an_unknown_model_gets_the_choices(client):
+    with pytest.raises(AppError, match="resnet.*cnn"):
+        client.predict(handle_file(EXAMPLES[7]), "resnet", api_name="/classify")
+
+
+def test_client_downloads_both_exports(client):
+    tflite, bundle = client.predict(MODEL, api_name="/downloads")
+    folder = store.model_dir(MODEL)
+    assert Path(tflite).read_bytes() == (folder / store.TFLITE_FILE).read_bytes()
+    check_tfjs_zip(bundle)
+
+
+PEN = pendigits()
+
+
+@pytest.mark.skipif(PEN is None, reason="set DIGITS_PENDIGITS and DIGITS_RENDER_TOOL")
+def test_client_reads_pen_drawn_digits_of_many_writers(client, tmp_path):
+    samples, tool = PEN
+    chosen = samples[::250]  # 30 drawings spread over the writers
+    right = 0
+    for index, sample in enumerate(chosen):
+        rng = tool.sample_rng(0, index)
+        image, _ = tool.render_sample(sample, size=400, width=12, y_up=True, rng=rng)
+        path = tmp_path / f"pen-{index}.png"
+        image.save(path)
+        label, _ = client.predict(handle_file(path), MODEL, api_name="/classify")
+        right += label["label"] == str(sample["label"])
+    assert right >= 0.9 * len(chosen)
