@@ -33,7 +33,7 @@ def train_command(args):
     config = train.default_config(
         args.model, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, augment=args.augment,
-        train_images=args.train_images,
+        train_images=args.train_images, hub_handle=args.hub_handle,
     )
     mnist = data.load_mnist(args.data)
     started = time.perf_counter()
@@ -113,10 +113,16 @@ def build_parser():
                                    "(default 0.001)")
     train_parser.add_argument("--augment", action=argparse.BooleanOptionalAction,
                               help="jitter training images by small shifts, "
-                                   "rotations and zooms (default: on for cnn, "
-                                   "off for mlp)")
+                                   "rotations and zooms (default: on for cnn "
+                                   "and transfer, off for the MLPs and resnet50v2)")
     train_parser.add_argument("--train-images", type=int,
-                              help="use only the first N MNIST training images")
+                              help="use only the first N MNIST training images "
+                                   "(default: 12000 for resnet50v2, else 60000)")
+    train_parser.add_argument("--hub-handle",
+                              help="transfer only: the TF-Hub feature module, a "
+                                   "URL or a local folder (default: "
+                                   f"${models.HUB_HANDLE_ENV}, else "
+                                   f"{models.DEFAULT_HUB_HANDLE})")
     train_parser.add_argument("--data", help=data_help)
     train_parser.set_defaults(run=train_command)
 
@@ -148,7 +154,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
         return args.run(args) or 0
-    except data.DataError as error:
+    except (data.DataError, models.HubModuleError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

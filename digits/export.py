@@ -108,6 +108,8 @@ def load_keras_model(path):
         )
     import keras
 
+    import digits.networks  # noqa: F401  (registers the package's Keras classes)
+
     return keras.saving.load_model(path, compile=False)
 
 

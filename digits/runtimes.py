@@ -114,6 +114,8 @@ class KerasRuntime(Runtime):
         super().__init__(path)
         import keras
 
+        import digits.networks  # noqa: F401  (registers the package's Keras classes)
+
         self._keras = keras
         self._model = keras.saving.load_model(self.path, compile=False)
 

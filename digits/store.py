@@ -19,6 +19,10 @@ SHIPPED = Path(__file__).resolve().parent.parent / "exports"
 
 KERAS_FILE = "model.keras"
 TFLITE_FILE = "model.tflite"
+# The .tflite files the app serves from, best first: float32, else a variant
+# that keeps float32 input and output. A model too large to ship in float32
+# (ResNet50V2, ~95 MB) ships only its dynamic-range file.
+SERVED_TFLITE_FILES = (TFLITE_FILE, "model_float16.tflite", "model_dynamic.tflite")
 TFJS_DIR = "tfjs"
 LABELS_FILE = "labels.txt"
 CARD_FILE = "card.json"
@@ -38,7 +42,14 @@ def available_models():
     root = store_dir()
     if not root.is_dir():
         return []
-    return sorted(p.parent.name for p in root.glob(f"*/{TFLITE_FILE}"))
+    return sorted(p.name for p in root.iterdir() if served_tflite(p.name))
+
+
+def served_tflite(name):
+    """The first of SERVED_TFLITE_FILES the model's folder holds, or None."""
+    folder = model_dir(name)
+    found = (folder / file for file in SERVED_TFLITE_FILES)
+    return next((path for path in found if path.is_file()), None)
 
 
 def read_card(name):
@@ -55,10 +66,14 @@ def _served_runtime(path, stamp):
 
 
 def served_runtime(name):
-    """A LiteRT runtime for the model's float32 .tflite, reloaded if it changed."""
-    path = model_dir(name) / TFLITE_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"model {name!r} has no {TFLITE_FILE} in {path.parent}")
+    """A LiteRT runtime for the model's served .tflite (see served_tflite),
+    reloaded if it changed."""
+    path = served_tflite(name)
+    if path is None:
+        raise FileNotFoundError(
+            f"model {name!r} has no {' or '.join(SERVED_TFLITE_FILES)} "
+            f"in {model_dir(name)}"
+        )
     return _served_runtime(path, path.stat().st_mtime_ns)
 
 
