@@ -15,7 +15,16 @@ API endpoints (gradio_client), each also a plain function here:
     /classify_live    the same as the canvas changes; no digit clears the
                       answer and returns the sentence as a third output
     /describe_models  () -> Markdown table of every model's card
-    /downloads        (model name) -> (.tflite file, zip of the TF.js model)
+    /describe_variants (model name) -> Markdown table of its export variants:
+                      bytes, ratio to float32, MNIST accuracy and agreement
+                      with Keras in the variant's own runtime, median latency
+    /downloads        (model name) -> one file per variant, in the order of
+                      digits.export.VARIANT_NAMES: each .tflite, and a zip of
+                      each TF.js folder (None for a variant not exported)
+    /android_bundle   (model name, .tflite variant) -> zip for assets/:
+                      digits.tflite, labels.txt, digits.json (the contract)
+    /browser_bundle   (model name, TF.js variant) -> zip of a page that draws
+                      and classifies offline: index.html, tf.min.js, the model
 """
 
 import hashlib
@@ -32,7 +41,7 @@ from gradio_client.utils import is_file_obj_with_meta
 from PIL import Image, UnidentifiedImageError
 from pydantic import PrivateAttr, ValidationError, model_validator
 
-from digits import LABELS, sketch, store
+from digits import LABELS, export, sketch, store
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"  # <digit name>.png
 DIGIT_NAMES = ("zero", "one", "two", "three", "four")
@@ -44,6 +53,10 @@ PREVIEW = 140  # side of the shown 28x28 model input, pixels: 5x5 per pixel
 TOP_CLASSES = 3  # probabilities listed under the answer
 DOWNLOADS = Path(tempfile.gettempdir()) / "digits-downloads"  # made on demand
 STAMP_CHARS = 12  # hex digits naming one version of a model's downloads
+ANDROID_DEFAULT = "tflite_int8"  # the bundles first offered: smallest, as accurate
+BROWSER_DEFAULT = "tfjs_uint8"
+BUNDLE_VARIANTS = {"android": export.TFLITE_VARIANTS, "browser": export.TFJS_VARIANTS}
+RUNTIME_WORDS = {"litert": "LiteRT", "tfjs": "TF.js in Chromium"}
 # Drawn-digit accuracies in a card (measured by bench/), and the table's words.
 DRAWN_PLACEMENTS = {"centred": "centred", "jitter": "anywhere"}
 
@@ -220,59 +233,177 @@ def describe_models():
     return "\n".join(rows + ["", " ".join(notes)])
 
 
-def prepare_downloads(model_name):
-    """(.tflite file, zip of the TF.js graph model) of a model, to download.
-
-    Both are copies in a temp folder named after the export files' sizes and
-    times, so repeated requests reuse them and a download never sees an
-    export half-replaced by a new version.
-    """
-    if model_name is None:  # no model chosen (none exported yet): nothing to offer
-        return None, None
+def describe_variants(model_name):
+    """A Markdown table of a model's export variants, measured when exported:
+    file size, ratio to float32, MNIST test accuracy and agreement with the
+    Keras model when run in its own runtime, and median single-digit latency."""
+    if model_name is None:
+        return "No model has been exported yet."
     check_model_name(model_name)
-    folder = store.model_dir(model_name)
-    tflite, tfjs = folder / store.TFLITE_FILE, folder / store.TFJS_DIR
-    if not (tfjs / "model.json").is_file():
-        raise gr.Error(
-            f"Model {model_name!r} has no TF.js export yet; export it first.",
-            print_exception=False,
-        )
-    target = DOWNLOADS / f"{model_name}-{_stamp(tflite, tfjs)}"
-    if not target.is_dir():
-        _write_downloads(model_name, tflite, tfjs, target)
+    card = store.read_card(model_name)
+    variants = card.get("variants")
+    if not isinstance(variants, dict):
+        return (f"Model {model_name!r} has no measured variants yet: run "
+                f"`python -m digits export --model {model_name}`.")
+    rows = [
+        "| Variant | Runs in | Bytes | vs float32 | MNIST test | Agrees with Keras "
+        "| Latency | Input |",
+        "|---|---|--:|--:|--:|--:|--:|---|",
+    ]
+    rows += [_describe_variant(name, variants[name])
+             for name in export.VARIANT_NAMES if name in variants]
+    return "\n".join(rows + ["", _describe_measurement(card.get("measured"))])
+
+
+def _describe_variant(name, figures):
+    n = figures.get("n")
     return (
-        str(target / f"digits-{model_name}.tflite"),
-        str(target / f"digits-{model_name}-tfjs.zip"),
+        f"| {figures.get('title', name)} "
+        f"| {RUNTIME_WORDS.get(figures.get('runtime'), '?')} "
+        f"| {figures.get('bytes', 0):,} "
+        f"| {_percent(figures.get('ratio_to_float32'), digits=0)} "
+        f"| {_percent(figures.get('accuracy'))}"
+        f"{f' of {n:,}' if isinstance(n, int) else ''}"
+        f"{_in_parentheses('Keras', figures.get('keras_accuracy'))} "
+        f"| {_percent(figures.get('agreement'))} "
+        f"| {_milliseconds(figures.get('latency_ms'))} "
+        f"| {_describe_input(figures.get('input'))} |"
     )
 
 
-def _write_downloads(name, tflite, tfjs, target):
-    DOWNLOADS.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=DOWNLOADS))
-    shutil.copyfile(tflite, staging / f"digits-{name}.tflite")
-    bundle = staging / f"digits-{name}-tfjs.zip"
-    with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(tfjs.rglob("*")):
-            if path.is_file():
-                archive.write(path, f"digits-{name}-tfjs/{path.relative_to(tfjs)}")
-    for stale in DOWNLOADS.glob(f"{name}-" + "?" * STAMP_CHARS):
-        shutil.rmtree(stale, ignore_errors=True)
+def _describe_input(tensor):
+    if not isinstance(tensor, dict):
+        return "float32, 0..1"
+    if tensor.get("scale") is None:
+        return f"{tensor.get('dtype', '?')}, 0..1"
+    return (f"{tensor['dtype']}, scale {tensor['scale']:.6g}, "
+            f"zero point {tensor['zero_point']}")
+
+
+def _in_parentheses(words, fraction):
+    return f" ({words} {fraction:.2%})" if isinstance(fraction, (int, float)) else ""
+
+
+def _describe_measurement(measured):
+    if not isinstance(measured, dict):
+        return ""
+    return (
+        "MNIST test: top-1 accuracy on the first n test images, run in the "
+        "variant's own runtime (the Keras model's on the same images beside it); "
+        "agreement: the share whose top-1 matches the Keras model's. Latency: "
+        f"{measured.get('latency', '?')}; measured "
+        f"{str(measured.get('date', ''))[:10]} on {measured.get('host', '?')}."
+    )
+
+
+def _milliseconds(value):
+    if not isinstance(value, (int, float)):
+        return "not measured"
+    return f"{value:.3f} ms" if value < 1 else f"{value:.1f} ms"
+
+
+def prepare_downloads(model_name):
+    """One file per export variant of a model, in export.VARIANT_NAMES order:
+    the .tflite itself, or a zip of the TF.js folder; None where the model has
+    no such variant.
+
+    The files are copies in a temp folder named after the state of the model
+    folder, so repeated requests reuse them and a download never sees an
+    export half-replaced by a new version.
+    """
+    if model_name is None:  # no model chosen (none exported yet): nothing to offer
+        return (None,) * len(export.VARIANT_NAMES)
+    check_model_name(model_name)
+    return tuple(_download_variant(model_name, variant)
+                 for variant in export.VARIANTS.values())
+
+
+def _download_variant(model_name, variant):
+    source = store.model_dir(model_name) / variant.path
+    stem = f"digits-{model_name}-{variant.name.replace('_', '-')}"
+    if variant.format == "tflite" and source.is_file():
+        return _cached_download(model_name, f"{stem}.tflite",
+                                lambda target: shutil.copyfile(source, target))
+    if variant.format == "tfjs" and (source / "model.json").is_file():
+        return _cached_download(model_name, f"{stem}.zip",
+                                lambda target: _zip_folder(source, target, stem))
+    return None
+
+
+def prepare_android_bundle(model_name, variant):
+    """A zip for an Android app's assets/: the .tflite `variant`, labels.txt and
+    digits.json, the contract (input shape, dtype, range, quantization,
+    preprocessing; what the output means)."""
+    return _prepare_bundle(model_name, variant, "android", export.write_android_bundle)
+
+
+def prepare_browser_bundle(model_name, variant):
+    """A zip of a page that draws and classifies offline with the TF.js
+    `variant`: index.html, tf.min.js, model.json and its weight shards."""
+    return _prepare_bundle(model_name, variant, "browser", export.write_browser_bundle)
+
+
+def _prepare_bundle(model_name, variant, kind, write):
+    if model_name is None:
+        return None
+    check_model_name(model_name)
+    if variant not in BUNDLE_VARIANTS[kind]:
+        raise gr.Error(
+            f"There is no {kind} bundle of {variant!r}; choose one of: "
+            f"{', '.join(BUNDLE_VARIANTS[kind])}.",
+            print_exception=False,
+        )
+    folder = store.model_dir(model_name)
+    filename = f"digits-{model_name}-{variant.replace('_', '-')}-{kind}.zip"
     try:
-        os.replace(staging, target)
-    except OSError:  # another request wrote the same files first
-        shutil.rmtree(staging, ignore_errors=True)
+        return _cached_download(model_name, filename,
+                                lambda target: write(folder, variant, target))
+    except FileNotFoundError:
+        raise gr.Error(
+            f"Model {model_name!r} has no {variant} export yet; export it with: "
+            f"python -m digits export --model {model_name}",
+            print_exception=False,
+        ) from None
 
 
-def _stamp(*paths):
-    files = [p for path in paths for p in sorted([path, *path.rglob("*")])]
+def _cached_download(model_name, filename, write):
+    """Path of `filename` in this model version's download folder, calling
+    write(temporary path) first when it is not there yet."""
+    version = DOWNLOADS / f"{model_name}-{_stamp(store.model_dir(model_name))}"
+    path = version / filename
+    if path.is_file():
+        return str(path)
+    version.mkdir(parents=True, exist_ok=True)
+    for stale in DOWNLOADS.glob(f"{model_name}-" + "?" * STAMP_CHARS):
+        if stale != version:
+            shutil.rmtree(stale, ignore_errors=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{filename}.", dir=version)
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    return str(path)
+
+
+def _zip_folder(folder, target, root):
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, f"{root}/{path.relative_to(folder)}")
+
+
+def _stamp(folder):
+    files = sorted([folder, *folder.rglob("*")])
     facts = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
     return hashlib.sha1(repr(facts).encode()).hexdigest()[:STAMP_CHARS]
 
 
-def _percent(fraction):
+def _percent(fraction, digits=2):
     if not isinstance(fraction, (int, float)):
         return "not measured"
-    return f"{fraction:.2%}"
+    return f"{fraction:.{digits}%}"
 
 
 def _describe_drawn_accuracy(drawn):
@@ -318,6 +449,11 @@ def _size(path):
     else:
         return "missing"
     return f"{size / 1024:,.0f} KB" if size < 1024**2 else f"{size / 1024**2:.1f} MB"
+
+
+def _variant_choices(format_name):
+    return [(variant.title, variant.name) for variant in export.VARIANTS.values()
+            if variant.format == format_name]
 
 
 # the page
@@ -379,19 +515,47 @@ with gr.Blocks(title="Digits") as demo:
     with gr.Tab("Export"):
         gr.Markdown(
             "## Take a model with you\n"
-            "Each model reads a float32 batch of shape (n, 28, 28), white ink "
-            "on black in 0..1, and returns (n, 10) probabilities for the digits "
-            "0-9. **.tflite** runs on Android with LiteRT; the **TF.js** zip "
-            "holds a graph model (model.json + weight files) for browsers: "
-            "`tf.loadGraphModel('model.json')`."
+            "Each model reads a batch of shape (n, 28, 28), white ink on black "
+            "in 0..1, and returns (n, 10) probabilities for the digits 0-9. "
+            "**.tflite** files run on Android with LiteRT; **TF.js** zips hold a "
+            "graph model (model.json + weight files) for browsers: "
+            "`tf.loadGraphModel('model.json')`. Every variant below was run in "
+            "its own runtime when it was exported; the table is what it costs "
+            "and what it gives."
         )
         cards = gr.Markdown(describe_models(), label="Models")
+        export_model = gr.Dropdown(model_choices, value=first_model, label="Model")
+        variant_table = gr.Markdown(label="Variants")
         with gr.Row():
-            export_model = gr.Dropdown(
-                model_choices, value=first_model, label="Model", scale=2
+            variant_files = [
+                gr.DownloadButton(variant.title, size="sm", min_width=120)
+                for variant in export.VARIANTS.values()
+                if variant.format == "tflite"
+            ]
+        with gr.Row():
+            variant_files += [
+                gr.DownloadButton(variant.title, size="sm", min_width=120)
+                for variant in export.VARIANTS.values()
+                if variant.format == "tfjs"
+            ]
+        gr.Markdown(
+            "### Bundles to drop in\n"
+            "**Android**: unzip into `app/src/main/assets/`; `digits.json` says "
+            "what the model takes (shape, dtype, value range, the int8 scale and "
+            "zero point) and how to prepare a drawing; the README has the Kotlin. "
+            "**Browser**: unzip, serve the folder (`python3 -m http.server`) and "
+            "open it: draw on the page, which classifies offline with the "
+            "tf.min.js inside the zip."
+        )
+        with gr.Row():
+            android_variant = gr.Dropdown(
+                _variant_choices("tflite"), value=ANDROID_DEFAULT, label="Android"
             )
-            tflite_file = gr.DownloadButton("Download .tflite (Android)", scale=1)
-            tfjs_file = gr.DownloadButton("Download TF.js zip (browsers)", scale=1)
+            android_bundle = gr.DownloadButton("Android bundle (.zip)")
+            browser_variant = gr.Dropdown(
+                _variant_choices("tfjs"), value=BROWSER_DEFAULT, label="Browser"
+            )
+            browser_bundle = gr.DownloadButton("Browser bundle (.zip)")
 
     # wiring
     classify.click(
@@ -420,10 +584,31 @@ with gr.Blocks(title="Digits") as demo:
     demo.load(describe_models, None, cards, api_name="describe_models")
     gr.on(
         [demo.load, export_model.change],
+        describe_variants,
+        [export_model],
+        [variant_table],
+        api_name="describe_variants",
+    )
+    gr.on(
+        [demo.load, export_model.change],
         prepare_downloads,
         [export_model],
-        [tflite_file, tfjs_file],
+        variant_files,
         api_name="downloads",
+    )
+    gr.on(
+        [demo.load, export_model.change, android_variant.change],
+        prepare_android_bundle,
+        [export_model, android_variant],
+        [android_bundle],
+        api_name="android_bundle",
+    )
+    gr.on(
+        [demo.load, export_model.change, browser_variant.change],
+        prepare_browser_bundle,
+        [export_model, browser_variant],
+        [browser_bundle],
+        api_name="browser_bundle",
     )
 
 

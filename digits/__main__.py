@@ -2,8 +2,13 @@
 
     python -m digits train --model cnn --epochs 8 --data mnist.npz
     python -m digits evaluate --model cnn --runtime litert
+    python -m digits evaluate --model cnn --variant tflite_int8
     python -m digits predict --model cnn drawing.png another.png
-    python -m digits export --model cnn
+    python -m digits export --model cnn --data mnist.npz
+
+`train` and `export` both end the same way (digits.release): every export
+variant is written to a staging folder, run in its own runtime against
+Keras, measured into the card, and published in one step.
 
 MNIST comes from --data, else the DIGITS_MNIST environment variable, else
 Keras' download. Models are read from and published to the store
@@ -21,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ logs
 
 import numpy as np
 
-from digits import data, models, sketch, store
+from digits import data, export, models, sketch, store
 
 RUNTIME_FILES = {"keras": store.KERAS_FILE, "litert": store.TFLITE_FILE,
                  "tfjs": store.TFJS_DIR}
@@ -34,13 +39,13 @@ def train_command(args):
         args.model, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, augment=args.augment,
         train_images=args.train_images, hub_handle=args.hub_handle,
+        drawn=args.drawn,
     )
     mnist = data.load_mnist(args.data)
     started = time.perf_counter()
     model, _ = train.train_model(config, mnist)
     card = release.release_model(model, config, mnist, time.perf_counter() - started)
-    _print_json({k: card[k] for k in ("model", "params", "mnist_test_accuracy",
-                                      "runtime_agreement")})
+    _print_card(card)
 
 
 def evaluate_command(args):
@@ -48,11 +53,18 @@ def evaluate_command(args):
 
     mnist = data.load_mnist(args.data)
     images, labels = mnist.x_test[: args.limit], mnist.y_test[: args.limit]
-    path = _served_file(args.model, RUNTIME_FILES[args.runtime])
+    path = _served_file(args.model, _file_to_evaluate(args))
     with runtimes.load(path) as runtime:
         predicted = runtime.predict(images).argmax(axis=1)
-    _print_json({"model": args.model, "runtime": args.runtime,
-                 "accuracy": float(np.mean(predicted == labels)), "n": len(labels)})
+    _print_json({"model": args.model, "runtime": runtimes.detect_runtime(path),
+                 "file": path.name, "accuracy": float(np.mean(predicted == labels)),
+                 "n": len(labels)})
+
+
+def _file_to_evaluate(args):
+    if args.variant:
+        return export.VARIANTS[args.variant].path
+    return RUNTIME_FILES[args.runtime]
 
 
 def predict_command(args):
@@ -72,10 +84,20 @@ def predict_command(args):
 
 
 def export_command(args):
-    from digits import export
+    from digits import release
 
-    written = export.export_model(store.model_dir(_check_served(args.model, "keras")))
-    _print_json({name: str(path) for name, path in written.items()})
+    _check_served(args.model, "keras")
+    card = release.reexport_model(args.model, data.load_mnist(args.data))
+    _print_card(card)
+
+
+def _print_card(card):
+    figures = ("bytes", "ratio_to_float32", "accuracy", "agreement", "latency_ms")
+    variants = {name: {key: measured[key] for key in figures}
+                for name, measured in card["variants"].items()}
+    _print_json({"model": card["model"], "params": card["params"],
+                 "mnist_test_accuracy": card["mnist_test_accuracy"],
+                 "variants": variants})
 
 
 def _served_file(name, filename):
@@ -124,6 +146,10 @@ def build_parser():
                                    f"${models.HUB_HANDLE_ENV}, else "
                                    f"{models.DEFAULT_HUB_HANDLE})")
     train_parser.add_argument("--data", help=data_help)
+    train_parser.add_argument(
+        "--drawn", metavar="JSON",
+        help="also train on these pen-drawn digits (pendigits layout), drawn on "
+             "random canvases; the last 10 writers are held out for evaluation")
     train_parser.set_defaults(run=train_command)
 
     evaluate_parser = commands.add_parser(
@@ -131,6 +157,9 @@ def build_parser():
     evaluate_parser.add_argument("--model", required=True, choices=models.MODEL_NAMES)
     evaluate_parser.add_argument("--runtime", choices=tuple(RUNTIME_FILES),
                                  default="keras")
+    evaluate_parser.add_argument("--variant", choices=export.VARIANT_NAMES,
+                                 help="run this export variant instead "
+                                      "(overrides --runtime)")
     evaluate_parser.add_argument("--limit", type=int, default=None,
                                  help="use only the first N test images")
     evaluate_parser.add_argument("--data", help=data_help)
@@ -143,8 +172,10 @@ def build_parser():
     predict_parser.set_defaults(run=predict_command)
 
     export_parser = commands.add_parser(
-        "export", help="re-export a served model's .keras to TFLite and TF.js")
+        "export", help="re-export a served model.keras to every TFLite and TF.js "
+                       "variant; verify, measure and publish them")
     export_parser.add_argument("--model", required=True, choices=models.MODEL_NAMES)
+    export_parser.add_argument("--data", help=data_help)
     export_parser.set_defaults(run=export_command)
     return parser
 

@@ -3,8 +3,16 @@
 A card is `card.json` in the model's folder. Fields:
   model, title, params            which network, and its size
   mnist_test_accuracy             top-1 on the 10,000 MNIST test images (Keras)
-  runtime_agreement               per export, share of test images whose top-1
-                                  matches Keras when run in that runtime
+  variants                        per export variant (digits.export.VARIANTS),
+                                  measured by running the file in its runtime:
+                                  title, path, runtime, bytes, ratio_to_float32,
+                                  n (test images), accuracy, keras_accuracy (on
+                                  the same n), agreement (share whose top-1
+                                  matches Keras), latency_ms (median single
+                                  digit); a .tflite's input and output tensors
+                                  too: dtype, shape, scale and zero_point (int8)
+  measured                        when and on what host the variants were
+                                  measured, and how latency was timed
   drawn_accuracy                  on real pen-drawn digits (bench/drawn.py)
   files                           {file name: bytes} for every shipped file
   trained                         the TrainConfig, wall seconds, UTC date, host

@@ -10,7 +10,11 @@ the same tf.min.js a browser would. Every runtime has the same interface:
 
 Images are float32, white ink on black in 0..1, always batched: one digit is
 images[None]. Each runtime imports its own library when loaded, so the app
-can serve LiteRT without importing TensorFlow.
+can serve LiteRT without importing TensorFlow. A full-integer (int8) .tflite
+is fed and read through its tensors' scale and zero point, so it too takes
+float images and returns probabilities; quantized TF.js weights are expanded
+by TF.js itself. `median_latency_ms` times single-digit inferences inside the
+runtime (for TF.js, inside the page), the figure the Export tab shows.
 
 The TF.js runtime needs Chromium (`apt-get install chromium`, or the path in
 DIGITS_CHROMIUM), the Python package playwright, and tf.min.js from
@@ -23,6 +27,7 @@ import mimetypes
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -36,6 +41,7 @@ NUM_CLASSES = 10  # digits 0-9
 KERAS_BATCH = 1024  # images per Keras call; bounds memory for the CNN
 LITERT_BATCH = 256  # largest batch the LiteRT input tensor is resized to
 TFJS_BATCH = 256  # images per page.evaluate call (~1.3 MB of base64 each)
+LATENCY_WARMUP = 10  # single-digit runs before timing starts (caches, kernels)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TFJS_LIB_ENV = "DIGITS_TFJS_LIB"  # overrides the path to tf.min.js
@@ -77,6 +83,19 @@ class Runtime:
         if len(batch) == 0:
             return np.zeros((0, NUM_CLASSES), np.float32)
         return np.asarray(self._predict_batch(batch), np.float32)
+
+    def median_latency_ms(self, images):
+        """Median milliseconds of one single-digit inference, over `images`
+        (n, 28, 28) run one at a time after LATENCY_WARMUP untimed runs."""
+        batch = check_images(images)
+        for image in batch[:LATENCY_WARMUP]:
+            self.predict(image[None])
+        times = []
+        for image in batch:
+            started = time.perf_counter()
+            self.predict(image[None])
+            times.append(1000 * (time.perf_counter() - started))
+        return float(np.median(times))
 
     def close(self):
         """Release what the runtime holds; safe to call more than once."""
@@ -133,7 +152,9 @@ class LiteRtRuntime(Runtime):
     """A .tflite file run by the LiteRT interpreter; safe to share by threads.
 
     The input tensor is resized only when the batch size changes, so the
-    app's one-drawing-at-a-time calls go straight to invoke().
+    app's one-drawing-at-a-time calls go straight to invoke(). An int8 input
+    is fed round(x / scale) + zero_point and an int8 output read back as
+    (q - zero_point) * scale, with each tensor's own quantization.
     """
 
     name = "litert"
@@ -146,6 +167,12 @@ class LiteRtRuntime(Runtime):
         self._batch_size = None
         self._lock = threading.Lock()
 
+    def describe_tensors(self):
+        """{"input": ..., "output": ...}, each {"shape" (batch 1), "dtype",
+        "scale", "zero_point"}; scale and zero_point are None unless quantized."""
+        return {"input": _describe_tensor(self._input),
+                "output": _describe_tensor(self._output)}
+
     def _predict_batch(self, batch):
         size = min(len(batch), LITERT_BATCH)
         with self._lock:
@@ -157,12 +184,44 @@ class LiteRtRuntime(Runtime):
 
     def _invoke(self, chunk):
         if len(chunk) != self._batch_size:
-            self._interpreter.resize_tensor_input(self._input, chunk.shape)
+            self._interpreter.resize_tensor_input(self._input["index"], chunk.shape)
             self._interpreter.allocate_tensors()
             self._batch_size = len(chunk)
-        self._interpreter.set_tensor(self._input, chunk)
+        self._interpreter.set_tensor(self._input["index"], quantize(chunk, self._input))
         self._interpreter.invoke()
-        return self._interpreter.get_tensor(self._output)
+        return dequantize(self._interpreter.get_tensor(self._output["index"]),
+                          self._output)
+
+
+def quantize(values, tensor):
+    """Float values as the tensor's dtype: q = round(x / scale) + zero_point,
+    clipped to the dtype's range (halves round up), or unchanged if float."""
+    dtype = np.dtype(tensor["dtype"])
+    if dtype.kind == "f":
+        return np.ascontiguousarray(values, dtype)
+    scale, zero_point = tensor["quantization"]
+    limits = np.iinfo(dtype)
+    steps = np.floor(np.asarray(values, np.float64) / scale + 0.5) + zero_point
+    return np.clip(steps, limits.min, limits.max).astype(dtype)
+
+
+def dequantize(values, tensor):
+    """The tensor's values as float32: (q - zero_point) * scale if quantized."""
+    if np.dtype(tensor["dtype"]).kind == "f":
+        return np.asarray(values, np.float32)
+    scale, zero_point = tensor["quantization"]
+    return ((values.astype(np.float32) - zero_point) * scale).astype(np.float32)
+
+
+def _describe_tensor(tensor):
+    scale, zero_point = tensor["quantization"]
+    quantized = np.dtype(tensor["dtype"]).kind != "f"
+    return {
+        "shape": [1, *map(int, tensor["shape_signature"][1:])],
+        "dtype": np.dtype(tensor["dtype"]).name,
+        "scale": float(scale) if quantized else None,
+        "zero_point": int(zero_point) if quantized else None,
+    }
 
 
 def _import_litert_interpreter():
@@ -185,7 +244,7 @@ def _find_digit_tensors(interpreter, path):
             f"and one output, found inputs {[i['shape'] for i in inputs]}; "
             "export it with digits.export.export_tflite."
         )
-    return inputs[0]["index"], outputs[0]["index"]
+    return inputs[0], outputs[0]
 
 
 def _pad_batch(chunk, size):
@@ -272,6 +331,17 @@ class TfjsRuntime(Runtime):
             parts.append(np.asarray(flat, np.float32).reshape(len(chunk), NUM_CLASSES))
         return np.concatenate(parts)
 
+    def median_latency_ms(self, images):
+        """Median milliseconds of one single-digit predict + read-back, timed
+        in the page with performance.now(), after LATENCY_WARMUP runs: the
+        trip between Python and Chromium is not counted."""
+        batch = check_images(images)
+        pixels = base64.b64encode(np.ascontiguousarray(batch).tobytes()).decode()
+        times = self._evaluate(
+            self._page, _TIME_SINGLE_DIGITS_JS, [pixels, len(batch), LATENCY_WARMUP]
+        )
+        return float(np.median(times))
+
     def _evaluate(self, page, script, argument):
         from playwright.sync_api import Error as PlaywrightError
 
@@ -304,6 +374,29 @@ async ([pixels, n]) => {
   const values = await probabilities.data();
   tf.dispose([images, probabilities]);
   return Array.from(values);
+}
+"""
+
+
+# In the page: time each of n digits run alone (after `warmup` untimed runs of
+# the first ones); returns the n times in milliseconds.
+_TIME_SINGLE_DIGITS_JS = """
+async ([pixels, n, warmup]) => {
+  const bytes = Uint8Array.from(atob(pixels), (c) => c.charCodeAt(0));
+  const all = new Float32Array(bytes.buffer);
+  const runOne = async (i) => {
+    const image = tf.tensor3d(all.subarray(784 * i, 784 * (i + 1)), [1, 28, 28]);
+    const started = performance.now();
+    const probabilities = window.digitModel.predict(image);
+    await probabilities.data();
+    const elapsed = performance.now() - started;
+    tf.dispose([image, probabilities]);
+    return elapsed;
+  };
+  for (let i = 0; i < Math.min(warmup, n); i++) await runOne(i);
+  const times = [];
+  for (let i = 0; i < n; i++) times.push(await runOne(i));
+  return times;
 }
 """
 

@@ -24,7 +24,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 import app
-from digits import sketch, store
+from digits import export, sketch, store
 from drawing import pendigits
 
 REPO = Path(app.__file__).resolve().parent
@@ -170,12 +170,51 @@ def test_model_table_shows_each_cards_accuracy():
         assert f"{card['mnist_test_accuracy']:.2%}" in table
 
 
-def test_downloads_are_the_served_tflite_and_a_zip_of_the_tfjs_model():
-    tflite, bundle = app.prepare_downloads(MODEL)
+def test_downloads_are_every_variants_file():
+    files = dict(zip(export.VARIANT_NAMES, app.prepare_downloads(MODEL)))
+    check_variant_files(files)
+    assert app.prepare_downloads(MODEL) == tuple(files.values())  # made once, reused
+
+
+def check_variant_files(files):
+    """Each .tflite is the served one, byte for byte; each TF.js file a zip."""
     folder = store.model_dir(MODEL)
-    assert Path(tflite).read_bytes() == (folder / store.TFLITE_FILE).read_bytes()
+    for name, path in files.items():
+        variant = export.VARIANTS[name]
+        if variant.format == "tflite":
+            assert Path(path).read_bytes() == (folder / variant.path).read_bytes()
+        else:
+            check_tfjs_zip(path)
+
+
+def test_variant_table_shows_each_variants_measured_figures():
+    table = app.describe_variants(MODEL)
+    for figures in store.read_card(MODEL)["variants"].values():
+        assert f"| {figures['title']} |" in table
+        assert f"{figures['bytes']:,}" in table
+        assert f"{figures['accuracy']:.2%} of {figures['n']:,}" in table
+
+
+def test_android_bundle_holds_the_chosen_tflite_and_its_contract():
+    bundle = app.prepare_android_bundle(MODEL, "tflite_int8")
+    with zipfile.ZipFile(bundle) as archive:
+        contract = json.loads(archive.read("digits.json"))
+        model = archive.read("digits.tflite")
+    assert model == (store.model_dir(MODEL) / "model_int8.tflite").read_bytes()
+    assert contract["input"]["quantization"]["zero_point"] == -128
+
+
+def test_browser_bundle_holds_page_library_and_model():
+    bundle = app.prepare_browser_bundle(MODEL, "tfjs_uint8")
     check_tfjs_zip(bundle)
-    assert app.prepare_downloads(MODEL) == (tflite, bundle)  # made once, reused
+    with zipfile.ZipFile(bundle) as archive:
+        names = {Path(name).name for name in archive.namelist()}
+    assert {"index.html", "tf.min.js"} <= names
+
+
+def test_bundle_of_the_wrong_format_is_an_error_listing_the_choices():
+    with pytest.raises(gr.Error, match="no android bundle of .tfjs_uint8.*tflite_int8"):
+        app.prepare_android_bundle(MODEL, "tfjs_uint8")
 
 
 def check_tfjs_zip(path):
@@ -280,11 +319,23 @@ def test_client_naming_an_unknown_model_gets_the_choices(client):
         client.predict(handle_file(EXAMPLES[7]), "resnet", api_name="/classify")
 
 
-def test_client_downloads_both_exports(client):
-    tflite, bundle = client.predict(MODEL, api_name="/downloads")
-    folder = store.model_dir(MODEL)
-    assert Path(tflite).read_bytes() == (folder / store.TFLITE_FILE).read_bytes()
-    check_tfjs_zip(bundle)
+def test_client_downloads_every_variant(client):
+    files = client.predict(MODEL, api_name="/downloads")
+    check_variant_files(dict(zip(export.VARIANT_NAMES, files, strict=True)))
+
+
+def test_client_downloads_both_bundles(client):
+    android = client.predict(MODEL, "tflite_float16", api_name="/android_bundle")
+    browser = client.predict(MODEL, "tfjs_float32", api_name="/browser_bundle")
+    with zipfile.ZipFile(android) as archive:
+        assert sorted(archive.namelist()) == ["digits.json", "digits.tflite",
+                                              "labels.txt"]
+    check_tfjs_zip(browser)
+
+
+def test_client_reads_the_variant_table(client):
+    table = client.predict(MODEL, api_name="/describe_variants")
+    assert "TFLite full integer" in table and "TF.js uint8 weights" in table
 
 
 PEN = pendigits()

@@ -86,6 +86,7 @@ def test_train_publishes_a_verified_version(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     card = json.loads((tmp_path / "mlp" / store.CARD_FILE).read_text())
     assert card["params"] == 101_770 and card["mnist_test_accuracy"] > 0.8
-    assert card["runtime_agreement"]["litert"]["agreement"] >= 0.999
-    assert card["runtime_agreement"]["tfjs"]["n"] == 500
+    assert card["variants"]["tflite_float32"]["agreement"] >= 0.999
+    assert card["variants"]["tfjs_float32"]["n"] == 1000
+    assert card["variants"]["tflite_int8"]["input"]["dtype"] == "int8"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mlp"]  # no staging left

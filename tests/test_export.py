@@ -130,20 +130,24 @@ def test_export_tfjs_keeps_old_folder_when_export_fails(tmp_path):
 
 # export_model
 
-def test_export_model_writes_every_format_next_to_keras_file(model_dir):
-    written = export.export_model(model_dir)
+FLOAT32 = ("tflite_float32", "tfjs_float32")
 
-    assert written == {
-        "tflite": model_dir / "model.tflite",
-        "tfjs": model_dir / "tfjs",
-    }
-    assert (model_dir / "tfjs" / "model.json").is_file()
+
+def test_export_model_writes_every_variant_next_to_keras_file(model_dir, mnist):
+    calibration = export.calibration_sample(mnist.x_train, count=100)
+    written = export.export_model(model_dir, calibration_images=calibration)
+
+    assert written == {name: model_dir / variant.path
+                       for name, variant in export.VARIANTS.items()}
     assert (model_dir / "model.tflite").is_file()
+    assert (model_dir / "tfjs" / "model.json").is_file()
+    assert (model_dir / "tfjs_uint8" / "model.json").is_file()
+    assert (model_dir / "model_int8.tflite").is_file()
 
 
 def test_export_model_logs_path_and_size_of_each_export(model_dir, caplog):
     with caplog.at_level(logging.INFO, logger="digits.export"):
-        written = export.export_model(model_dir)
+        written = export.export_model(model_dir, variants=FLOAT32)
 
     lines = [r.getMessage() for r in caplog.records if r.name == "digits.export"]
     assert len(lines) == 2
@@ -157,9 +161,9 @@ def test_export_model_raises_without_keras_file(tmp_path):
         export.export_model(tmp_path)
 
 
-def test_export_model_rejects_unknown_format(model_dir):
-    with pytest.raises(ValueError, match="unknown export format.*'onnx'"):
-        export.export_model(model_dir, formats=("tflite", "onnx"))
+def test_export_model_rejects_unknown_variant(model_dir):
+    with pytest.raises(ValueError, match="unknown export variant.*'onnx'"):
+        export.export_model(model_dir, variants=("tflite_float32", "onnx"))
 
 
 # import cost

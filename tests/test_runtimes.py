@@ -64,7 +64,7 @@ def exported(mnist, tmp_path_factory):
             model = train_digit_model(name, mnist)
             folder = tmp_path_factory.mktemp(name)
             model.save(folder / export.KERAS_FILE)
-            export.export_model(folder)
+            export.export_model(folder, variants=("tflite_float32", "tfjs_float32"))
             done[name] = Exported(model, folder)
         return done[name]
 

@@ -1,15 +1,22 @@
-"""The models shipped in exports/: accuracy, and parity of every export with Keras.
+"""The models shipped in exports/: accuracy, and parity of every export variant
+with Keras, as the card says and as the files do when run again.
 
-Each export runs in its own runtime: the .tflite in the LiteRT interpreter on
-all 10,000 MNIST test images, the TF.js bundle in headless Chromium on 500.
+Every .tflite variant runs in the LiteRT interpreter on all 10,000 MNIST test
+images and must reproduce its card's figures exactly; every TF.js variant runs
+in headless Chromium on a sample (the card's figures are from 1,000 images).
 """
+
+import math
 
 import numpy as np
 import pytest
 
-from digits import runtimes, store, train
+from digits import export, release, runtimes, store, train
 
 SHIPPED = {"mlp": 0.978, "cnn": 0.992}  # least MNIST test accuracy per model
+TFJS_SAMPLE = 300  # test images each TF.js variant is run on again here
+# Most MNIST accuracy a variant may lose against the float32 .tflite, points.
+MOST_LOSS = {"tflite_dynamic": 0.1, "tflite_float16": 0.1, "tflite_int8": 0.2}
 
 
 @pytest.fixture(scope="module", params=sorted(SHIPPED))
@@ -27,21 +34,58 @@ def test_keras_model_reaches_its_mnist_accuracy(shipped, mnist):
     assert store.read_card(name)["mnist_test_accuracy"] == pytest.approx(accuracy)
 
 
-def test_tflite_in_litert_agrees_on_all_test_images(shipped, mnist):
+def test_card_measures_every_variant(shipped):
+    name, _ = shipped
+    variants = store.read_card(name)["variants"]
+    assert sorted(variants) == sorted(export.VARIANT_NAMES)
+    for variant, figures in variants.items():
+        path = store.model_dir(name) / export.VARIANTS[variant].path
+        assert figures["bytes"] == export.measure_bytes(path), variant
+        assert math.isfinite(figures["latency_ms"]) and figures["latency_ms"] > 0
+        assert figures["n"] >= (10_000 if figures["runtime"] == "litert" else 1_000)
+
+
+def test_every_variant_agrees_with_keras_as_required(shipped):
+    name, _ = shipped
+    for variant, figures in store.read_card(name)["variants"].items():
+        least = 0.999 if variant in release.FLOAT32_VARIANTS else 0.995
+        assert figures["agreement"] >= least, variant
+
+
+@pytest.mark.parametrize("variant", sorted(MOST_LOSS))
+def test_quantized_tflite_keeps_the_float32_accuracy(shipped, variant):
+    name, _ = shipped
+    variants = store.read_card(name)["variants"]
+    loss = variants["tflite_float32"]["accuracy"] - variants[variant]["accuracy"]
+    assert 100 * loss <= MOST_LOSS[variant] + 1e-9
+
+
+def test_int8_tflite_is_under_30_percent_of_float32(shipped):
+    name, _ = shipped
+    assert store.read_card(name)["variants"]["tflite_int8"]["ratio_to_float32"] <= 0.30
+
+
+@pytest.mark.parametrize("variant", export.TFLITE_VARIANTS)
+def test_tflite_variant_reproduces_its_card_in_litert(shipped, mnist, variant):
     name, probabilities = shipped
-    with runtimes.load(store.model_dir(name) / store.TFLITE_FILE) as litert:
-        predicted = litert.predict(mnist.x_test)
-    agreement = np.mean(predicted.argmax(axis=1) == probabilities.argmax(axis=1))
-    assert len(predicted) == 10_000 and agreement >= 0.999
+    path = store.model_dir(name) / export.VARIANTS[variant].path
+    with runtimes.load(path) as litert:
+        predicted = litert.predict(mnist.x_test).argmax(axis=1)
+    figures = store.read_card(name)["variants"][variant]
+    assert figures["accuracy"] == np.mean(predicted == mnist.y_test)
+    assert figures["agreement"] == np.mean(predicted == probabilities.argmax(axis=1))
 
 
 @pytest.mark.browser
-def test_tfjs_in_chromium_agrees_on_500_test_images(shipped, mnist):
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("variant", export.TFJS_VARIANTS)
+def test_tfjs_variant_agrees_with_keras_on_a_sample(shipped, mnist, variant):
     name, probabilities = shipped
-    with runtimes.load(store.model_dir(name) / store.TFJS_DIR) as tfjs:
-        predicted = tfjs.predict(mnist.x_test[:500])
-    agreement = np.mean(predicted.argmax(axis=1) == probabilities[:500].argmax(axis=1))
-    assert agreement >= 0.998
+    path = store.model_dir(name) / export.VARIANTS[variant].path
+    with runtimes.load(path) as tfjs:
+        predicted = tfjs.predict(mnist.x_test[:TFJS_SAMPLE]).argmax(axis=1)
+    keras_top1 = probabilities[:TFJS_SAMPLE].argmax(axis=1)
+    assert np.mean(predicted == keras_top1) >= 0.995
 
 
 def test_card_lists_every_shipped_file_with_its_size(shipped):
@@ -50,9 +94,9 @@ def test_card_lists_every_shipped_file_with_its_size(shipped):
     card = store.read_card(name)
     for relative, size in card["files"].items():
         assert (folder / relative).stat().st_size == size
-    assert {"model.keras", "model.tflite", "labels.txt", "tfjs/model.json"} <= set(
-        card["files"]
-    )
+    expected = {"model.keras", "labels.txt", "tfjs/model.json", "model_int8.tflite",
+                "tfjs_uint8/model.json"}
+    assert expected <= set(card["files"])
 
 
 def test_labels_file_names_the_ten_digits(shipped):
