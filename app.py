@@ -56,7 +56,6 @@ STAMP_CHARS = 12  # hex digits naming one version of a model's downloads
 ANDROID_DEFAULT = "tflite_int8"  # the bundles first offered: smallest, as accurate
 BROWSER_DEFAULT = "tfjs_uint8"
 BUNDLE_VARIANTS = {"android": export.TFLITE_VARIANTS, "browser": export.TFJS_VARIANTS}
-RUNTIME_WORDS = {"litert": "LiteRT", "tfjs": "TF.js in Chromium"}
 # Drawn-digit accuracies in a card (measured by bench/), and the table's words.
 DRAWN_PLACEMENTS = {"centred": "centred", "jitter": "anywhere"}
 
@@ -246,25 +245,24 @@ def describe_variants(model_name):
         return (f"Model {model_name!r} has no measured variants yet: run "
                 f"`python -m digits export --model {model_name}`.")
     rows = [
-        "| Variant | Runs in | Bytes | vs float32 | MNIST test | Agrees with Keras "
-        "| Latency | Input |",
-        "|---|---|--:|--:|--:|--:|--:|---|",
+        "| Variant | Bytes | vs float32 | MNIST test | Agrees with Keras | Latency "
+        "| Input |",
+        "|---|--:|--:|--:|--:|--:|---|",
     ]
-    rows += [_describe_variant(name, variants[name])
-             for name in export.VARIANT_NAMES if name in variants]
-    return "\n".join(rows + ["", _describe_measurement(card.get("measured"))])
+    chosen = [variants[name] for name in export.VARIANT_NAMES if name in variants]
+    rows += [_describe_variant(figures) for figures in chosen]
+    notes = _describe_measurement(card.get("measured"), chosen)
+    return "\n".join(rows + ["", notes])
 
 
-def _describe_variant(name, figures):
+def _describe_variant(figures):
     n = figures.get("n")
     return (
-        f"| {figures.get('title', name)} "
-        f"| {RUNTIME_WORDS.get(figures.get('runtime'), '?')} "
+        f"| {figures.get('title', '?')} "
         f"| {figures.get('bytes', 0):,} "
         f"| {_percent(figures.get('ratio_to_float32'), digits=0)} "
         f"| {_percent(figures.get('accuracy'))}"
-        f"{f' of {n:,}' if isinstance(n, int) else ''}"
-        f"{_in_parentheses('Keras', figures.get('keras_accuracy'))} "
+        f"{f' of {n:,}' if isinstance(n, int) else ''} "
         f"| {_percent(figures.get('agreement'))} "
         f"| {_milliseconds(figures.get('latency_ms'))} "
         f"| {_describe_input(figures.get('input'))} |"
@@ -280,18 +278,18 @@ def _describe_input(tensor):
             f"zero point {tensor['zero_point']}")
 
 
-def _in_parentheses(words, fraction):
-    return f" ({words} {fraction:.2%})" if isinstance(fraction, (int, float)) else ""
-
-
-def _describe_measurement(measured):
+def _describe_measurement(measured, variants):
     if not isinstance(measured, dict):
         return ""
+    keras = {f["n"]: f["keras_accuracy"] for f in variants
+             if isinstance(f.get("n"), int) and "keras_accuracy" in f}
+    keras_words = ", ".join(f"{a:.2%} of {n:,}" for n, a in sorted(keras.items()))
     return (
-        "MNIST test: top-1 accuracy on the first n test images, run in the "
-        "variant's own runtime (the Keras model's on the same images beside it); "
-        "agreement: the share whose top-1 matches the Keras model's. Latency: "
-        f"{measured.get('latency', '?')}; measured "
+        "MNIST test: top-1 accuracy on the first n test images, each variant run "
+        "by LiteRT (TFLite) or by TF.js in headless Chromium"
+        f"{f'; the Keras model scores {keras_words}' if keras_words else ''}. "
+        "Agrees with Keras: the share of those images whose top-1 matches the "
+        f"Keras model's. Latency: {measured.get('latency', '?')}; measured "
         f"{str(measured.get('date', ''))[:10]} on {measured.get('host', '?')}."
     )
 
@@ -526,6 +524,7 @@ with gr.Blocks(title="Digits") as demo:
         cards = gr.Markdown(describe_models(), label="Models")
         export_model = gr.Dropdown(model_choices, value=first_model, label="Model")
         variant_table = gr.Markdown(label="Variants")
+        gr.Markdown("### Download a variant")
         with gr.Row():
             variant_files = [
                 gr.DownloadButton(variant.title, size="sm", min_width=120)
