@@ -25,6 +25,8 @@ class TrainConfig:
     learning_rate: float = 1e-3  # Adam's initial step; halves every 3 epochs
     augment: bool = True  # random shift/rotate/zoom of training images
     train_images: int = 60_000  # how many MNIST training images to use
+    drawn: str | None = None  # drawn-digit JSON whose training writers join in
+    drawn_copies: int = 3  # random canvases each drawn training sample is put on
     seed: int = 0
     hub_handle: str | None = None  # transfer only: the feature module it builds on
 
@@ -66,6 +68,9 @@ def train_model(config, mnist, callbacks=()):
 
     keras.utils.set_random_seed(config.seed)
     x, y = mnist.x_train[: config.train_images], mnist.y_train[: config.train_images]
+    if config.drawn:
+        drawn_x, drawn_y = drawn_training_set(config)
+        x, y = np.concatenate([x, drawn_x]), np.concatenate([y, drawn_y])
     model = models.build(config.model, hub_handle=config.hub_handle)
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
@@ -100,6 +105,18 @@ def _EpochLog(epochs):
                      time.perf_counter() - self.started)
 
     return EpochLog()
+
+
+def drawn_training_set(config):
+    """The training writers' drawn digits, each on `drawn_copies` random canvases."""
+    from digits import data
+
+    samples = data.load_drawn_file(config.drawn)
+    writers = set(data.split_writers(samples)[0])
+    chosen = [s for s in samples if s["writer"] in writers]
+    log.info("rendering %d drawn digits by %d writers, %d canvases each",
+             len(chosen), len(writers), config.drawn_copies)
+    return data.render_drawn(chosen, copies=config.drawn_copies, seed=config.seed)
 
 
 def evaluate_model(model, images, labels, batch_size=1000):
