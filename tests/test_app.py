@@ -9,6 +9,7 @@ is at hand, real pen-drawn digits by 30 writers (pendigits). The served models a
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -210,6 +211,28 @@ def test_browser_bundle_holds_page_library_and_model():
     with zipfile.ZipFile(bundle) as archive:
         names = {Path(name).name for name in archive.namelist()}
     assert {"index.html", "tf.min.js"} <= names
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(600)
+def test_export_again_publishes_every_variant_and_keeps_the_training_record(
+    tmp_path, monkeypatch
+):
+    shipped = store.model_dir("mlp")
+    (tmp_path / "mlp").mkdir()
+    for name in (store.KERAS_FILE, store.TFLITE_FILE, store.CARD_FILE):
+        shutil.copyfile(shipped / name, tmp_path / "mlp" / name)
+    monkeypatch.setenv(store.STORE_ENV, str(tmp_path))
+
+    table, _, *files, android, browser = app.export_again("mlp")
+
+    card = store.read_card("mlp")
+    assert sorted(card["variants"]) == sorted(export.VARIANT_NAMES)
+    assert card["trained"] == json.loads((shipped / store.CARD_FILE).read_text())[
+        "trained"]
+    assert f"{card['variants']['tflite_int8']['bytes']:,}" in table
+    assert len(files) == len(export.VARIANT_NAMES) and all(files)
+    assert android.endswith("-android.zip") and browser.endswith("-browser.zip")
 
 
 def test_bundle_of_the_wrong_format_is_an_error_listing_the_choices():
