@@ -31,9 +31,13 @@ class TrainConfig:
     hub_handle: str | None = None  # transfer only: the feature module it builds on
 
     def as_dict(self):
+        """The fields as a dict, less those the run did not use: a card made
+        before a field existed reads the same as one made after."""
         settings = asdict(self)
         if settings["hub_handle"] is None:  # models without a feature module
             del settings["hub_handle"]
+        if settings["drawn"] is None:  # MNIST alone: no drawn digits to copy
+            del settings["drawn"], settings["drawn_copies"]
         return settings
 
 
