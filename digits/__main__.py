@@ -113,6 +113,13 @@ def _check_served(name, runtime="litert"):
     return name
 
 
+def _positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def _print_json(obj):
     print(json.dumps(obj), flush=True)
 
@@ -156,11 +163,11 @@ def build_parser():
         "evaluate", help="MNIST test accuracy of a served model in a runtime")
     evaluate_parser.add_argument("--model", required=True, choices=models.MODEL_NAMES)
     evaluate_parser.add_argument("--runtime", choices=tuple(RUNTIME_FILES),
-                                 default="keras")
+                                 default="keras", help="default: keras")
     evaluate_parser.add_argument("--variant", choices=export.VARIANT_NAMES,
                                  help="run this export variant instead "
                                       "(overrides --runtime)")
-    evaluate_parser.add_argument("--limit", type=int, default=None,
+    evaluate_parser.add_argument("--limit", type=_positive, default=None,
                                  help="use only the first N test images")
     evaluate_parser.add_argument("--data", help=data_help)
     evaluate_parser.set_defaults(run=evaluate_command)
@@ -185,7 +192,9 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
         return args.run(args) or 0
-    except (data.DataError, models.HubModuleError) as error:
+    except (data.DataError, FileNotFoundError, RuntimeError) as error:
+        # missing data or tools, an unreachable hub module, a failed export
+        # check: each carries a sentence for the person at the terminal
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -56,7 +56,11 @@ def _read_npz(path):
             f"No MNIST file at {path}; pass --data or set {MNIST_ENV} to the "
             "mnist.npz that keras.datasets.mnist downloads."
         )
-    with np.load(path) as npz:
+    try:
+        npz = np.load(path)
+    except (ValueError, OSError) as error:
+        raise DataError(f"{path} is not an .npz file; MNIST comes as mnist.npz.") from error
+    with npz:
         missing = [k for k in MNIST_KEYS if k not in npz]
         if missing:
             raise DataError(

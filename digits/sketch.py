@@ -124,18 +124,28 @@ def _flatten_editor_value(value):
 
 
 def _open_image(path):
+    path = Path(path)
+    if not path.is_file():
+        raise SketchError(f"There is no image file at {path}.")
     try:
         with Image.open(path) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise SketchError(
-                    f"The image is {image.width}x{image.height} pixels; "
-                    "use one under 40 megapixels."
-                )
+            _check_pixel_count(image.width, image.height)
             return image.convert("RGBA")
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
+    except Image.DecompressionBombError as error:  # PIL refuses before we look
+        raise SketchError(_too_large(path.name)) from error
+    except (UnidentifiedImageError, OSError) as error:
         raise SketchError(
-            f"Could not read {Path(path).name} as an image (PNG, JPEG, ...)."
+            f"Could not read {path.name} as an image (PNG, JPEG, ...)."
         ) from error
+
+
+def _check_pixel_count(width, height):
+    if width * height > MAX_PIXELS:
+        raise SketchError(_too_large(f"The {width}x{height} image"))
+
+
+def _too_large(what):
+    return f"{what} is too large to read: use one under 40 megapixels."
 
 
 def _array_to_rgba(array):
@@ -184,7 +194,7 @@ def _check_ink(ink):
     inked = ink > INK_LEVEL
     if not inked.any():
         raise SketchError(
-            "The canvas is empty (or one flat colour): draw a digit on it."
+            "The canvas is empty: draw a digit on it."
         )
     edge = np.concatenate([inked[0], inked[-1], inked[:, 0], inked[:, -1]])
     if inked.mean() > MAX_COVER or edge.mean() > MAX_EDGE_INK:

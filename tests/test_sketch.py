@@ -102,7 +102,7 @@ def test_huge_upload_is_shrunk_not_refused():
         (np.full((400, 400), 255, np.uint8), "The canvas is empty"),
         (np.zeros((400, 400, 4), np.uint8), "The canvas is empty"),
         ({"background": None, "layers": [], "composite": None}, "Nothing was drawn"),
-        ("no-such-file.png", "Could not read no-such-file.png"),
+        ("no-such-file.png", "There is no image file at no-such-file.png"),
         (42, "Expected a drawing (an image), but got int"),
         (np.zeros((5, 5, 7)), "An image has 1 to 4 channels"),
     ],
@@ -169,3 +169,12 @@ def test_opaque_scribble_over_the_whole_canvas_is_refused():
     scribble[-30:, 200:260] = 255  # and a gap at the bottom edge
     with pytest.raises(sketch.SketchError, match="almost all ink"):
         sketch.to_digit(scribble)
+
+
+@pytest.mark.parametrize("mode, side", [("L", 9000), ("1", 14000)],
+                         ids=["over-our-limit", "over-pillows-bomb-limit"])
+def test_gigantic_image_file_is_refused_by_its_size(tmp_path, mode, side):
+    path = tmp_path / "gigantic.png"
+    Image.new(mode, (side, side), 1).save(path)
+    with pytest.raises(sketch.SketchError, match="too large to read: use one under 40"):
+        sketch.to_digit(path)
