@@ -244,6 +244,24 @@ def test_verification_refuses_variants_that_disagree_with_keras(folder, mnist):
         release.verify_variants(folder, mnist, wrong, small)
 
 
+def test_verification_measures_only_the_variants_asked_for(folder, mnist):
+    with runtimes.load(folder / store.KERAS_FILE) as keras_runtime:
+        probabilities = keras_runtime.predict(mnist.x_test[:300])
+    small = release.Verification(litert_images=300, latency_images=5)
+
+    figures = release.verify_variants(folder, mnist, probabilities, small,
+                                      variants=("tflite_float32", "tflite_dynamic"))
+
+    assert sorted(figures) == ["tflite_dynamic", "tflite_float32"]
+    assert figures["tflite_dynamic"]["ratio_to_float32"] < 0.3
+
+
+def test_resnet50v2_is_made_only_in_the_variants_it_ships():
+    assert release.variants_of("cnn") == export.VARIANT_NAMES
+    assert set(release.variants_of("resnet50v2")) == {
+        "tflite_float32", "tflite_dynamic", "tfjs_float32", "tfjs_uint8"}
+
+
 def test_unknown_variant_is_refused_with_the_choices(folder):
     with pytest.raises(ValueError, match="unknown export variant.*'onnx'.*tflite_int8"):
         export.export_model(folder, variants=("tflite_float32", "onnx"))
