@@ -25,9 +25,13 @@ API endpoints (gradio_client), each also a plain function here:
                       digits.tflite, labels.txt, digits.json (the contract)
     /browser_bundle   (model name, TF.js variant) -> zip of a page that draws
                       and classifies offline: index.html, tf.min.js, the model
-    /export_again     (model name) -> the outputs above, after exporting the
-                      served model.keras again in every variant, verifying
-                      each in its runtime and publishing (about 2 minutes)
+    /bundles          (model name, .tflite variant, TF.js variant) -> (menu,
+                      Android zip, menu, browser zip): each of the variant
+                      asked for if the model has it, else of a default (int8,
+                      uint8) or its first; a menu is {"choices", "value"}
+    /export_again     (model name) -> variant table, model table, downloads,
+                      after exporting the served model.keras again in every
+                      variant, verifying each and publishing (~2 minutes)
 """
 
 import hashlib
@@ -306,7 +310,7 @@ def _milliseconds(value):
 def export_again(model_name, progress=gr.Progress()):
     """Export the served model.keras of a model again, in every variant, verify
     each in its own runtime and publish the result (digits.release); returns
-    the new variant table, the model table, the variant files and bundles.
+    the new variant table, the model table and the variant files.
 
     Needs MNIST (DIGITS_MNIST or Keras' download), and Chromium with
     Playwright for the TF.js checks; about 1 minute for the MLP and 2 for the
@@ -323,10 +327,8 @@ def export_again(model_name, progress=gr.Progress()):
             f"The export of {model_name!r} was not published: {error}",
             print_exception=False,
         ) from None
-    return (describe_variants(model_name), describe_models(),
-            *prepare_downloads(model_name),
-            prepare_android_bundle(model_name, ANDROID_DEFAULT),
-            prepare_browser_bundle(model_name, BROWSER_DEFAULT))
+    tables = describe_variants(model_name), describe_models()
+    return *tables, *prepare_downloads(model_name)
 
 
 def prepare_downloads(model_name):
@@ -348,13 +350,54 @@ def prepare_downloads(model_name):
 def _download_variant(model_name, variant):
     source = store.model_dir(model_name) / variant.path
     stem = f"digits-{model_name}-{variant.name.replace('_', '-')}"
-    if variant.format == "tflite" and source.is_file():
+    if not _is_exported(source):
+        return None
+    if variant.format == "tflite":
         return _cached_download(model_name, f"{stem}.tflite",
                                 lambda target: shutil.copyfile(source, target))
-    if variant.format == "tfjs" and (source / "model.json").is_file():
-        return _cached_download(model_name, f"{stem}.zip",
-                                lambda target: _zip_folder(source, target, stem))
-    return None
+    return _cached_download(model_name, f"{stem}.zip",
+                            lambda target: _zip_folder(source, target, stem))
+
+
+def exported_variants(model_name, format_name):
+    """Names of the model's variants of one format ("tflite" or "tfjs") whose
+    files are in its folder, in export.VARIANT_NAMES order."""
+    folder = store.model_dir(model_name)
+    return [variant.name for variant in export.VARIANTS.values()
+            if variant.format == format_name and _is_exported(folder / variant.path)]
+
+
+def _is_exported(path):
+    return path.is_file() or (path / "model.json").is_file()
+
+
+def prepare_bundles(model_name, android_variant, browser_variant):
+    """Both bundles of a model: each of the variant chosen if the model has it,
+    else of the default one, else of the first it has; the two variant menus
+    then list the model's own. Returns (Android menu, Android zip, browser
+    menu, browser zip)."""
+    if model_name is None:
+        return gr.update(), None, gr.update(), None
+    check_model_name(model_name)
+    android = _choose_variant(model_name, "tflite", android_variant, ANDROID_DEFAULT)
+    browser = _choose_variant(model_name, "tfjs", browser_variant, BROWSER_DEFAULT)
+    return (
+        _variant_menu(model_name, "tflite", android),
+        prepare_android_bundle(model_name, android) if android else None,
+        _variant_menu(model_name, "tfjs", browser),
+        prepare_browser_bundle(model_name, browser) if browser else None,
+    )
+
+
+def _choose_variant(model_name, format_name, wanted, default):
+    names = exported_variants(model_name, format_name)
+    return next((name for name in (wanted, default, *names) if name in names), None)
+
+
+def _variant_menu(model_name, format_name, chosen):
+    names = exported_variants(model_name, format_name)
+    return gr.update(choices=[(export.VARIANTS[n].title, n) for n in names],
+                     value=chosen)
 
 
 def prepare_android_bundle(model_name, variant):
@@ -628,27 +671,40 @@ with gr.Blocks(title="Digits") as demo:
         variant_files,
         api_name="downloads",
     )
-    export_button.click(
-        export_again,
-        [export_model],
-        [variant_table, cards, *variant_files, android_bundle, browser_bundle],
-        api_name="export_again",
-        concurrency_id="export",
-        concurrency_limit=1,
-    )
+    bundle_inputs = [export_model, android_variant, browser_variant]
+    bundle_outputs = [android_variant, android_bundle, browser_variant, browser_bundle]
     gr.on(
-        [demo.load, export_model.change, android_variant.change],
+        [demo.load, export_model.change],
+        prepare_bundles,
+        bundle_inputs,
+        bundle_outputs,
+        api_name="bundles",
+    )
+    android_variant.input(
         prepare_android_bundle,
         [export_model, android_variant],
         [android_bundle],
         api_name="android_bundle",
     )
-    gr.on(
-        [demo.load, export_model.change, browser_variant.change],
+    browser_variant.input(
         prepare_browser_bundle,
         [export_model, browser_variant],
         [browser_bundle],
         api_name="browser_bundle",
+    )
+    export_button.click(
+        export_again,
+        [export_model],
+        [variant_table, cards, *variant_files],
+        api_name="export_again",
+        concurrency_id="export",
+        concurrency_limit=1,
+    ).success(
+        prepare_bundles,
+        bundle_inputs,
+        bundle_outputs,
+        api_name="bundles_after_export",
+        api_visibility="undocumented",
     )
 
 

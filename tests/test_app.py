@@ -224,7 +224,7 @@ def test_export_again_publishes_every_variant_and_keeps_the_training_record(
         shutil.copyfile(shipped / name, tmp_path / "mlp" / name)
     monkeypatch.setenv(store.STORE_ENV, str(tmp_path))
 
-    table, _, *files, android, browser = app.export_again("mlp")
+    table, _, *files = app.export_again("mlp")
 
     card = store.read_card("mlp")
     assert sorted(card["variants"]) == sorted(export.VARIANT_NAMES)
@@ -232,7 +232,22 @@ def test_export_again_publishes_every_variant_and_keeps_the_training_record(
         "trained"]
     assert f"{card['variants']['tflite_int8']['bytes']:,}" in table
     assert len(files) == len(export.VARIANT_NAMES) and all(files)
-    assert android.endswith("-android.zip") and browser.endswith("-browser.zip")
+
+
+def test_bundles_offer_only_the_variants_a_model_has(tmp_path, monkeypatch):
+    shutil.copytree(store.model_dir(MODEL), tmp_path / MODEL)
+    (tmp_path / MODEL / "model_int8.tflite").unlink()
+    monkeypatch.setenv(store.STORE_ENV, str(tmp_path))
+
+    android_menu, android, browser_menu, browser = app.prepare_bundles(
+        MODEL, "tflite_int8", "tfjs_uint8"
+    )
+
+    offered = [name for _, name in android_menu["choices"]]
+    assert offered == ["tflite_float32", "tflite_dynamic", "tflite_float16"]
+    assert android_menu["value"] == "tflite_float32"
+    assert android.endswith("-tflite-float32-android.zip")
+    assert browser_menu["value"] == "tfjs_uint8" and browser.endswith("-browser.zip")
 
 
 def test_bundle_of_the_wrong_format_is_an_error_listing_the_choices():
@@ -353,6 +368,16 @@ def test_client_downloads_both_bundles(client):
     with zipfile.ZipFile(android) as archive:
         assert sorted(archive.namelist()) == ["digits.json", "digits.tflite",
                                               "labels.txt"]
+    check_tfjs_zip(browser)
+
+
+def test_client_gets_the_default_bundles_of_a_model(client):
+    android_menu, android, browser_menu, browser = client.predict(
+        MODEL, None, None, api_name="/bundles"
+    )
+    assert android_menu["value"] == app.ANDROID_DEFAULT
+    assert browser_menu["value"] == app.BROWSER_DEFAULT
+    assert Path(android).name.endswith("-android.zip")
     check_tfjs_zip(browser)
 
 
