@@ -116,3 +116,72 @@ def test_card_records_how_the_model_was_trained(shipped):
     assert config == train.default_config(name).as_dict()  # the recipe, as written
     assert not drawn or drawn["drawn"].endswith(".json") and drawn["drawn_copies"] > 0
     assert trained["seconds"] > 0
+
+
+# ResNet50V2 ships without its Keras file and float32 exports (~95 MB each;
+# .gitignore keeps them out, retraining makes them): its dynamic-range
+# .tflite and uint8 TF.js model are what is served and downloaded, and its
+# card holds the figures measured against Keras when they were made.
+
+RESNET = "resnet50v2"
+RESNET_LEAST_ACCURACY = 0.98  # MNIST test, Keras and the served .tflite alike
+RESNET_FILES = ("labels.txt", "model_dynamic.tflite", "tfjs_uint8/model.json")
+RESNET_TFJS_SAMPLE = 100  # ~0.3 s per ResNet digit in TF.js on the CPU
+
+
+@pytest.fixture(scope="module")
+def resnet_served(mnist):
+    """Top-1 digits of the shipped dynamic-range .tflite on all test images
+    (served where the float32 file is absent, as in a fresh clone)."""
+    path = store.model_dir(RESNET) / export.VARIANTS["tflite_dynamic"].path
+    with runtimes.load(path) as litert:
+        return litert.predict(mnist.x_test).argmax(axis=1)
+
+
+def test_resnet_ships_small_servable_files():
+    folder = store.model_dir(RESNET)
+    for relative in RESNET_FILES:
+        assert (folder / relative).is_file(), relative
+    assert export.measure_bytes(folder / "model_dynamic.tflite") < 30_000_000
+    assert export.measure_bytes(folder / "tfjs_uint8") < 30_000_000
+    assert RESNET in store.available_models()
+
+
+def test_resnet_reached_its_mnist_accuracy_in_keras():
+    card = store.read_card(RESNET)
+    assert card["mnist_test_accuracy"] >= RESNET_LEAST_ACCURACY
+    assert card["params"] == 23_579_018
+
+
+def test_resnet_served_tflite_reproduces_its_card_in_litert(resnet_served, mnist):
+    figures = store.read_card(RESNET)["variants"]["tflite_dynamic"]
+    accuracy = np.mean(resnet_served == mnist.y_test)
+    assert figures["accuracy"] == accuracy >= RESNET_LEAST_ACCURACY
+    assert figures["agreement"] >= 0.995 and figures["n"] == 10_000
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(240)
+def test_resnet_uint8_tfjs_reads_digits_as_the_served_tflite(resnet_served, mnist):
+    path = store.model_dir(RESNET) / export.VARIANTS["tfjs_uint8"].path
+    with runtimes.load(path) as tfjs:
+        predicted = tfjs.predict(mnist.x_test[:RESNET_TFJS_SAMPLE]).argmax(axis=1)
+    assert np.mean(predicted == resnet_served[:RESNET_TFJS_SAMPLE]) >= 0.98
+    figures = store.read_card(RESNET)["variants"]["tfjs_uint8"]
+    assert figures["agreement"] >= 0.995 and figures["n"] >= 1_000
+
+
+def test_resnet_card_gives_the_size_of_each_file_it_ships():
+    folder = store.model_dir(RESNET)
+    listed = store.read_card(RESNET)["files"]
+    assert set(RESNET_FILES) <= set(listed)
+    for relative, size in listed.items():
+        if (folder / relative).exists():
+            assert (folder / relative).stat().st_size == size
+
+
+def test_resnet_card_records_its_cpu_training_budget():
+    trained = store.read_card(RESNET)["trained"]
+    assert trained["config"] == train.default_config(RESNET).as_dict()
+    assert trained["config"]["train_images"] < 60_000  # a subset, on 2 CPU cores
+    assert trained["seconds"] > 0
