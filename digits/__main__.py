@@ -68,7 +68,9 @@ def _file_to_evaluate(args):
 
 
 def predict_command(args):
-    runtime = store.served_runtime(_check_served(args.model))
+    if store.served_tflite(args.model) is None:  # none of the files it serves
+        _served_file(args.model, store.TFLITE_FILE)
+    runtime = store.served_runtime(args.model)
     failed = 0
     for path in args.images:
         try:

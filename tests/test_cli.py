@@ -55,6 +55,17 @@ def test_predict_reports_a_corrupt_file_and_goes_on(tmp_path):
     assert second["digit"] == NUMBERS[EXAMPLES[0].stem]
 
 
+def test_predict_serves_a_model_shipped_without_float32(tmp_path):
+    shipped = store.model_dir("resnet50v2") / "model_dynamic.tflite"
+    (tmp_path / "resnet50v2").mkdir()
+    (tmp_path / "resnet50v2" / shipped.name).write_bytes(shipped.read_bytes())
+    seven = next(path for path in EXAMPLES if path.stem == "seven")
+    result = run_cli("predict", "--model", "resnet50v2", seven,
+                     env={store.STORE_ENV: str(tmp_path)})
+    (line,) = json_lines(result.stdout)
+    assert result.returncode == 0 and line["digit"] == 7
+
+
 def test_evaluate_in_litert_prints_accuracy_and_count():
     result = run_cli("evaluate", "--model", "cnn", "--runtime", "litert")
     (line,) = json_lines(result.stdout)
