@@ -47,12 +47,11 @@ from pathlib import Path
 import numpy as np
 
 from digits import LABELS
+# the model folder's file names are the store's: one definition for both
+from digits.store import KERAS_FILE, TFJS_DIR, TFLITE_FILE
 
 log = logging.getLogger(__name__)
 
-KERAS_FILE = "model.keras"  # the trained model an export folder starts from
-TFLITE_FILE = "model.tflite"  # float32 TFLite flatbuffer, for Android / LiteRT
-TFJS_DIR = "tfjs"  # TF.js graph model: model.json + group*-shard*.bin
 LABELS_FILE = "labels.txt"  # one digit per line, in output order
 TFJS_SHARD_BYTES = 4 * 1024 * 1024  # largest weight file TF.js fetches at once
 CALIBRATION_IMAGES = 1000  # MNIST training images the int8 ranges are fitted on
