@@ -40,53 +40,116 @@ class SketchError(ValueError):
 
 def to_digit(value):
     """Return the (28, 28) float32 model input for a drawing; see module doc."""
-    crop = _crop_to_ink(ink_map(value))
+    crop = _crop_ink_map(value)
     work = _resize(crop, WORK / max(crop.shape))
-    if _is_dot(work):
+    distance = _distance_to_background(work)
+    if _is_dot(distance, work.shape):
         raise SketchError("That is only a dot: draw the whole digit, larger.")
-    work = normalize_stroke(work)
+    work = _normalize_stroke(work, distance)
     work = _crop_to_ink(work)
     return _center_of_mass_frame(_resize(work, BOX / max(work.shape)))
 
 
 def ink_map(value):
     """Float32 (H, W) map in 0..1: how much ink each pixel of the drawing holds."""
-    rgba = _to_rgba(value)
-    alpha = rgba[..., 3]
-    if alpha.min() < 0.5:  # transparent background: the strokes are the opaque part
-        ink = alpha
-    else:
-        luminance = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
-        ink = _ink_from_luminance(luminance)
-    _check_ink(ink)
-    return ink
+    levels, table = _ink_levels(value)
+    _check_ink(levels, table)
+    return table.take(levels)
 
 
 def normalize_stroke(work):
     """Thicken or thin the strokes of a WORK-sized ink map to the PEN width."""
-    width = stroke_width(work)
-    radius = (PEN - width) / 2
-    if abs(radius) < 0.75:
-        return work
-    footprint = _disk(abs(radius))
-    if radius > 0:
-        return ndimage.grey_dilation(work, footprint=footprint)
-    thinned = ndimage.grey_erosion(work, footprint=footprint)
-    return thinned if (thinned > INK_LEVEL).sum() > 0.3 * (work > INK_LEVEL).sum() else work
+    return _normalize_stroke(work, _distance_to_background(work))
 
 
 def stroke_width(ink):
     """Typical stroke width in pixels: twice the distance-to-edge along the ridges."""
-    mask = np.pad(ink > INK_LEVEL, 1)
-    if not mask.any():
-        return 0.0
-    distance = ndimage.distance_transform_edt(mask)
-    ridge = mask & (distance >= ndimage.maximum_filter(distance, size=3))
-    return float(2 * np.median(distance[ridge]) - 1)
+    return _stroke_width(_distance_to_background(ink))
 
 
-def _to_rgba(value):
-    """Any accepted drawing as a float32 (H, W, 4) array in 0..1."""
+# The ink map is kept as 8-bit levels plus a table of the ink each level holds
+# (non-decreasing), so that the full-size canvas is only ever compared against
+# whole numbers; only the crop around the ink becomes float. This gives the
+# same map as computing the floats per pixel, ~20x faster on a 400 px canvas.
+LEVELS = np.arange(256, dtype=np.float32) / np.float32(255)  # uint8 -> 0..1
+
+
+def _crop_ink_map(value):
+    """The ink map of the drawing, cropped to its ink, after the refusal checks."""
+    levels, table = _ink_levels(value)
+    rows, cols = _check_ink(levels, table)
+    return table.take(levels[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+
+
+def _ink_levels(value):
+    """(levels, table): a uint8 (H, W) array and the float32 ink of each level."""
+    image = _to_image_array(value)
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    if channels in (2, 4):
+        alpha = np.ascontiguousarray(image[..., -1])
+        if alpha.min() < 128:  # transparent background: the strokes are the opaque part
+            return alpha, LEVELS
+    if channels >= 3:  # luminance 0.299 R + 0.587 G + 0.114 B, to 8 bits (Pillow)
+        gray = np.asarray(Image.fromarray(image).convert("L"))  # alpha ignored
+    else:
+        gray = np.ascontiguousarray(image if image.ndim == 2 else image[..., 0])
+    return _ink_from_luminance(gray)
+
+
+def _ink_from_luminance(gray):
+    """Ink as distance from the background level; the background is the majority.
+
+    Returns (levels, table) with the levels ordered by ink: 255 - gray for dark
+    ink on light paper, gray itself for light ink on dark paper.
+    """
+    background = float(np.mean(LEVELS[_middle_values(gray)]))  # the median
+    if background >= 0.5:
+        levels, luminance = 255 - gray, LEVELS[::-1]
+        ink = background - luminance
+    else:
+        levels, luminance = gray, LEVELS
+        ink = luminance - background
+    span = max(background, 1 - background)
+    return levels, np.clip(ink / span, 0.0, 1.0).astype(np.float32)
+
+
+def _middle_values(gray):
+    """The one or two middle values of a uint8 array, whose mean is its median."""
+    flat, n = gray.ravel(), gray.size
+    middle = sorted({(n - 1) // 2, n // 2})
+    return np.partition(flat, middle)[middle]
+
+
+def _check_ink(levels, table):
+    """Refuse a drawing without one digit; return the rows and columns of its
+    crop (the pixels holding more than INK_LEVEL / 4 of ink)."""
+    inked = _first_level_above(table, INK_LEVEL)
+    row_peak, col_peak = levels.max(axis=1), levels.max(axis=0)
+    if inked > 255 or row_peak.max() < inked:
+        raise SketchError("The canvas is empty: draw a digit on it.")
+    rows, cols = np.nonzero(row_peak >= inked)[0], np.nonzero(col_peak >= inked)[0]
+    edge = np.concatenate([levels[0], levels[-1], levels[:, 0], levels[:, -1]])
+    most = MAX_COVER * levels.size
+    inked_count = (np.ptp(rows) + 1) * (np.ptp(cols) + 1)  # the ink's box: no fewer
+    if inked_count > most:  # only then can the count itself be too many
+        inked_count = np.count_nonzero(levels >= inked)
+    if inked_count > most or np.mean(edge >= inked) > MAX_EDGE_INK:
+        raise SketchError(
+            "The canvas is almost all ink: clear it and draw a single digit."
+        )
+    if max(np.ptp(rows), np.ptp(cols)) + 1 < 4:
+        raise SketchError("That is only a dot: draw the whole digit, larger.")
+    faint = _first_level_above(table, INK_LEVEL / 4)
+    return np.nonzero(row_peak >= faint)[0], np.nonzero(col_peak >= faint)[0]
+
+
+def _first_level_above(table, ink):
+    """The lowest level holding more than `ink` (256 if none does)."""
+    return int(np.searchsorted(table, np.float32(ink), side="right"))
+
+
+def _to_image_array(value):
+    """Any accepted drawing as a uint8 (H, W) or (H, W, 1..4) array."""
     if value is None:
         raise SketchError("Nothing was drawn: draw a digit on the canvas.")
     if isinstance(value, dict):
@@ -94,12 +157,31 @@ def _to_rgba(value):
     if isinstance(value, (str, Path)):
         value = _open_image(value)
     if isinstance(value, Image.Image):
-        value = np.asarray(value.convert("RGBA"))
+        value = _image_to_array(value)
     if not isinstance(value, np.ndarray):
         raise SketchError(
             f"Expected a drawing (an image), but got {type(value).__name__}."
         )
-    return _array_to_rgba(value)
+    _check_array(value)
+    if max(value.shape[:2]) > MAX_SIDE:
+        value = _shrink(value)
+    return value if value.dtype == np.uint8 else _to_uint8(value)
+
+
+def _image_to_array(image):
+    """A PIL image as an array: L, LA, RGB and RGBA as they are, others as RGBA."""
+    if image.mode not in ("L", "LA", "RGB", "RGBA"):
+        image = image.convert("RGBA")
+    return np.asarray(image)
+
+
+def _to_uint8(array):
+    """Any numeric image array as uint8: 0..1 if no value exceeds 1, else 0..255."""
+    x = array.astype(np.float32)
+    if x.max() > 1.0:
+        x /= 255.0
+    x = np.clip(np.nan_to_num(x), 0.0, 1.0)
+    return np.round(x * 255).astype(np.uint8)
 
 
 def _flatten_editor_value(value):
@@ -123,6 +205,17 @@ def _flatten_editor_value(value):
     return out
 
 
+def _to_rgba(value):
+    """One layer of an editor value as a float32 (H, W, 4) array in 0..1."""
+    image = _to_image_array(value).astype(np.float32) / 255
+    if image.ndim == 2:
+        image = image[..., None]
+    channels = image.shape[2]
+    gray_or_rgb = image[..., :3] if channels >= 3 else np.repeat(image[..., :1], 3, 2)
+    alpha = image[..., -1:] if channels in (2, 4) else np.ones_like(image[..., :1])
+    return np.concatenate([gray_or_rgb, alpha], axis=2)
+
+
 def _open_image(path):
     path = Path(path)
     if not path.is_file():
@@ -130,7 +223,7 @@ def _open_image(path):
     try:
         with Image.open(path) as image:
             _check_pixel_count(image.width, image.height)
-            return image.convert("RGBA")
+            return _image_to_array(image)
     except Image.DecompressionBombError as error:  # PIL refuses before we look
         raise SketchError(_too_large(path.name)) from error
     except (UnidentifiedImageError, OSError) as error:
@@ -148,25 +241,13 @@ def _too_large(what):
     return f"{what} is too large to read: use one under 40 megapixels."
 
 
-def _array_to_rgba(array):
+def _check_array(array):
     if array.dtype == object or array.size == 0 or array.ndim not in (2, 3):
         raise SketchError(
             f"Expected an image array of shape (H, W) or (H, W, C), got {array.shape}."
         )
     if array.ndim == 3 and array.shape[2] not in (1, 2, 3, 4):
         raise SketchError(f"An image has 1 to 4 channels; this one has {array.shape[2]}.")
-    if max(array.shape[:2]) > MAX_SIDE:
-        array = _shrink(array)
-    x = array.astype(np.float32)
-    if array.dtype == np.uint8 or x.max() > 1.0:
-        x /= 255.0
-    x = np.clip(np.nan_to_num(x), 0.0, 1.0)
-    if x.ndim == 2:
-        x = x[..., None]
-    channels = x.shape[2]
-    gray_or_rgb = x[..., :3] if channels >= 3 else np.repeat(x[..., :1], 3, axis=2)
-    alpha = x[..., -1:] if channels in (2, 4) else np.ones_like(x[..., :1])
-    return np.concatenate([gray_or_rgb, alpha], axis=2)
 
 
 def _shrink(array):
@@ -182,34 +263,55 @@ def _shrink(array):
     return np.asarray(image.resize(size, Image.Resampling.BOX))
 
 
-def _ink_from_luminance(luminance):
-    """Ink as distance from the background level; the background is the majority."""
-    background = float(np.median(luminance))
-    ink = background - luminance if background >= 0.5 else luminance - background
-    span = max(background, 1 - background)
-    return np.clip(ink / span, 0.0, 1.0).astype(np.float32)
+def _distance_to_background(work):
+    """Each pixel's Euclidean distance to the nearest non-ink one, with a
+    one-pixel margin of background around the ink map."""
+    return ndimage.distance_transform_edt(np.pad(work > INK_LEVEL, 1))
 
 
-def _check_ink(ink):
-    inked = ink > INK_LEVEL
-    if not inked.any():
-        raise SketchError(
-            "The canvas is empty: draw a digit on it."
-        )
-    edge = np.concatenate([inked[0], inked[-1], inked[:, 0], inked[:, -1]])
-    if inked.mean() > MAX_COVER or edge.mean() > MAX_EDGE_INK:
-        raise SketchError(
-            "The canvas is almost all ink: clear it and draw a single digit."
-        )
-    rows, cols = np.nonzero(inked)
-    if max(np.ptp(rows), np.ptp(cols)) + 1 < 4:
-        raise SketchError("That is only a dot: draw the whole digit, larger.")
-
-
-def _is_dot(work):
+def _is_dot(distance, shape):
     """True when one blob of ink nearly fills its box: a tap, not a digit."""
-    distance = ndimage.distance_transform_edt(np.pad(work > INK_LEVEL, 1))
-    return 2 * distance.max() >= DOT_FILL * max(work.shape)
+    return 2 * distance.max() >= DOT_FILL * max(shape)
+
+
+def _stroke_width(distance):
+    mask = distance > 0
+    if not mask.any():
+        return 0.0
+    ridge = mask & (distance >= ndimage.maximum_filter(distance, size=3))
+    return float(2 * np.median(distance[ridge]) - 1)
+
+
+def _normalize_stroke(work, distance):
+    radius = (PEN - _stroke_width(distance)) / 2
+    if abs(radius) < 0.75:
+        return work
+    if radius > 0:
+        return _filter_by_disk(work, abs(radius), ndimage.maximum_filter1d, np.maximum)
+    thinned = _filter_by_disk(work, abs(radius), ndimage.minimum_filter1d, np.minimum)
+    return thinned if (thinned > INK_LEVEL).sum() > 0.3 * (work > INK_LEVEL).sum() else work
+
+
+def _filter_by_disk(image, radius, row_filter, combine):
+    """Grey dilation (maximum_filter1d, np.maximum) or erosion (the minimum
+    ones) of `image` by _disk(radius), borders reflected as scipy.ndimage does.
+
+    Each row of the disc is a 1-D filter of its width along the image's rows,
+    taken from the rows that row of the disc lies on: the same result as
+    ndimage.grey_dilation with the disc as footprint, 1.5-3x faster.
+    """
+    half_widths = (_disk(radius).sum(axis=1) - 1) // 2  # -1: a row without pixels
+    reach = len(half_widths) // 2
+    padded = np.pad(image, ((reach, reach), (0, 0)), mode="symmetric")
+    filtered = {width: row_filter(padded, 2 * width + 1, axis=1) if width else padded
+                for width in set(half_widths[half_widths >= 0].tolist())}
+    result = None
+    for offset, width in enumerate(half_widths):
+        if width < 0:
+            continue
+        rows = filtered[width][offset : offset + image.shape[0]]
+        result = rows.copy() if result is None else combine(result, rows, out=result)
+    return result
 
 
 def _crop_to_ink(ink):
