@@ -81,7 +81,8 @@ def keras_top1(trained_mlp, mnist):
 def test_export_publishes_every_variant_beside_the_keras_file(published, folder):
     for variant in export.VARIANTS.values():
         assert (folder / variant.path).exists(), variant.name
-    assert sorted(p.name for p in published[0].iterdir()) == ["mlp"]  # no staging
+    # no staging left; the folder served before is kept as a version
+    assert sorted(p.name for p in published[0].iterdir()) == [store.VERSIONS_DIR, "mlp"]
 
 
 def test_export_prints_each_variants_figures(published, card):
