@@ -1,18 +1,25 @@
-"""Command line for digits: train, evaluate, predict and export models.
+"""Command line for digits: train, evaluate, predict, export; keep and serve versions.
 
-    python -m digits train --model cnn --epochs 8 --data mnist.npz
+    python -m digits train --model cnn --epochs 8 --data mnist.npz --publish
     python -m digits evaluate --model cnn --runtime litert
     python -m digits evaluate --model cnn --variant tflite_int8
     python -m digits predict --model cnn drawing.png another.png
     python -m digits export --model cnn --data mnist.npz
+    python -m digits versions --model cnn
+    python -m digits publish --model cnn --version 0003-20250101T120000Z
+    python -m digits rollback --model cnn [--to 0001-20240101T120000Z]
 
 `train` and `export` both end the same way (digits.release): every export
 variant is written to a staging folder, run in its own runtime against
-Keras, measured into the card, and published in one step.
+Keras, measured into the card, and kept as a new version in one step.
+`export` and `train --publish` then serve it, in one step too; `train`
+alone keeps it unserved until `publish`. `rollback` serves the newest
+published version older than the served one.
 
 MNIST comes from --data, else the DIGITS_MNIST environment variable, else
-Keras' download. Models are read from and published to the store
-(`exports/`, or the directory in DIGITS_STORE).
+Keras' download; drawn digits to evaluate on from --held-out, else
+DIGITS_PENDIGITS. Models are read from and published to the store
+(`exports/`, or the directory in DIGITS_STORE; see digits.store).
 """
 
 import argparse
@@ -30,22 +37,81 @@ from digits import data, export, models, sketch, store
 
 RUNTIME_FILES = {"keras": store.KERAS_FILE, "litert": store.TFLITE_FILE,
                  "tfjs": store.TFJS_DIR}
+PENDIGITS_ENV = "DIGITS_PENDIGITS"  # drawn digits (pendigits layout) to evaluate on
+BACKGROUND_NICENESS = 19  # --background: the lowest CPU priority
 
 
 def train_command(args):
-    from digits import release, train
+    from digits import admin, train
 
+    report = admin.TrainingReport(args.report)
+    if args.background:
+        _run_in_background()
     config = train.default_config(
         args.model, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, augment=args.augment,
         train_images=args.train_images, hub_handle=args.hub_handle,
         drawn=args.drawn,
     )
+    held_out = args.held_out or args.drawn or os.environ.get(PENDIGITS_ENV)
+    report.event("start", model=config.model, config=config.as_dict())
+    try:
+        card = _train_and_keep(args, config, held_out, report)
+    except KeyboardInterrupt:  # Ctrl-C, or Cancel in the Admin tab (SIGINT)
+        report.event("cancelled")
+        print("cancelled: no version was kept", file=sys.stderr)
+        return 130
+    except (data.DataError, FileNotFoundError, RuntimeError) as error:
+        report.event("failed", message=str(error))
+        raise
+    _print_card(card)
+    if not args.publish:
+        print(f"kept as version {card['version']}, not served; serve it with: "
+              f"python -m digits publish --model {args.model} --version "
+              f"{card['version']}", file=sys.stderr)
+    return 0
+
+
+def _train_and_keep(args, config, held_out, report):
+    from digits import evaluation, release, train
+
+    # data, model, fit
     mnist = data.load_mnist(args.data)
     started = time.perf_counter()
-    model, _ = train.train_model(config, mnist)
-    card = release.release_model(model, config, mnist, time.perf_counter() - started)
-    _print_card(card)
+    model, _ = train.train_model(config, mnist,
+                                 callbacks=[train.ProgressReport(report)])
+    seconds = time.perf_counter() - started
+
+    # evaluate
+    report.event("stage", stage="evaluating")
+    drawn = evaluation.held_out_drawn(held_out) if held_out else None
+    result = evaluation.evaluate(model, mnist, drawn)
+    report.save_misclassified(mnist.x_test, result)
+    report.event("evaluated", misclassified=len(result["misclassified"]["index"]),
+                 **{key: result[key] for key in
+                    ("mnist_test_accuracy", "confusion_matrix", "drawn_accuracy")})
+
+    # export, verify, keep (and serve)
+    report.event("stage", stage="exporting")
+    verification = release.Verification(litert_images=args.litert_images,
+                                        tfjs_images=args.tfjs_images)
+    facts = {"confusion_matrix": result["confusion_matrix"]}
+    if result["drawn_accuracy"]:
+        facts["drawn_accuracy"] = result["drawn_accuracy"]
+    card = release.release_model(model, config, mnist, seconds, verification,
+                                 publish=args.publish, facts=facts)
+    report.event("saved", version=card["version"], published=args.publish)
+    return card
+
+
+def _run_in_background():
+    """Lowest CPU priority and one TensorFlow thread, so that a server on the
+    same machine keeps answering while this process trains."""
+    os.nice(BACKGROUND_NICENESS)
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
 def evaluate_command(args):
@@ -93,11 +159,41 @@ def export_command(args):
     _print_card(card)
 
 
+def versions_command(args):
+    served = store.served_version(args.model)
+    if served is None and store.served_tflite(args.model):
+        _print_json({"model": args.model, "version": None, "served": True,
+                     "note": "not kept as a version yet (the shipped one); "
+                             "kept when the first new version is saved"})
+    for version in store.list_versions(args.model):
+        card, info = version.card(), version.info()
+        drawn = card.get("drawn_accuracy")
+        _print_json({"model": args.model, "version": version.id,
+                     "served": version.served, "published": version.published,
+                     "saved": info.get("saved"), "note": info.get("note"),
+                     "mnist_test_accuracy": card.get("mnist_test_accuracy"),
+                     "drawn_accuracy": drawn.get("centred")
+                     if isinstance(drawn, dict) else drawn})
+
+
+def publish_command(args):
+    previous = store.served_version(args.model)
+    served = store.publish_version(args.model, args.version)
+    _print_json({"model": args.model, "served": served, "previous": previous})
+
+
+def rollback_command(args):
+    previous = store.served_version(args.model)
+    served = store.rollback(args.model, args.to)
+    _print_json({"model": args.model, "served": served, "previous": previous})
+
+
 def _print_card(card):
     figures = ("bytes", "ratio_to_float32", "accuracy", "agreement", "latency_ms")
     variants = {name: {key: measured[key] for key in figures}
                 for name, measured in card["variants"].items()}
-    _print_json({"model": card["model"], "params": card["params"],
+    _print_json({"model": card["model"], "version": card.get("version"),
+                 "params": card["params"],
                  "mnist_test_accuracy": card["mnist_test_accuracy"],
                  "variants": variants})
 
@@ -133,7 +229,9 @@ def build_parser():
     model_help = f"one of: {', '.join(models.MODEL_NAMES)}"
     data_help = "MNIST .npz in Keras' layout (default: $DIGITS_MNIST, else download)"
 
-    train_parser = commands.add_parser("train", help="train, verify and publish a model")
+    train_parser = commands.add_parser(
+        "train", help="train, evaluate, export and verify a model; keep it as a "
+                      "version (and serve it, with --publish)")
     train_parser.add_argument("--model", required=True, choices=models.MODEL_NAMES,
                               help=model_help)
     train_parser.add_argument("--epochs", type=int,
@@ -159,6 +257,27 @@ def build_parser():
         "--drawn", metavar="JSON",
         help="also train on these pen-drawn digits (pendigits layout), drawn on "
              "random canvases; the last 10 writers are held out for evaluation")
+    train_parser.add_argument(
+        "--held-out", metavar="JSON",
+        help="measure accuracy on the held-out writers' drawn digits of this file "
+             f"(pendigits layout; default: --drawn, else ${PENDIGITS_ENV}, else "
+             "not measured)")
+    train_parser.add_argument("--publish", action="store_true",
+                              help="serve the new version at once (default: keep "
+                                   "it unserved; see `publish`)")
+    train_parser.add_argument("--litert-images", type=_positive, default=10_000,
+                              help="MNIST test images each .tflite is checked on "
+                                   "(default 10000)")
+    train_parser.add_argument("--tfjs-images", type=_positive, default=1_000,
+                              help="MNIST test images each TF.js model is checked "
+                                   "on in Chromium (default 1000)")
+    train_parser.add_argument("--report", metavar="FOLDER",
+                              help="write progress (progress.jsonl) and the "
+                                   "misclassified test digits into FOLDER, for "
+                                   "the Admin tab")
+    train_parser.add_argument("--background", action="store_true",
+                              help="lowest CPU priority and one TensorFlow thread, "
+                                   "beside a server that must stay responsive")
     train_parser.set_defaults(run=train_command)
 
     evaluate_parser = commands.add_parser(
@@ -186,12 +305,33 @@ def build_parser():
     export_parser.add_argument("--model", required=True, choices=models.MODEL_NAMES)
     export_parser.add_argument("--data", help=data_help)
     export_parser.set_defaults(run=export_command)
+
+    versions_parser = commands.add_parser(
+        "versions", help="the kept versions of a model, one JSON line each, "
+                         "oldest first; \"served\" marks the one served")
+    versions_parser.add_argument("--model", required=True, choices=models.MODEL_NAMES)
+    versions_parser.set_defaults(run=versions_command)
+
+    publish_parser = commands.add_parser("publish", help="serve a kept version")
+    publish_parser.add_argument("--model", required=True, choices=models.MODEL_NAMES)
+    publish_parser.add_argument("--version", required=True,
+                                help="its id, as `versions` lists it")
+    publish_parser.set_defaults(run=publish_command)
+
+    rollback_parser = commands.add_parser(
+        "rollback", help="serve the newest published version older than the "
+                         "served one, or the version --to names")
+    rollback_parser.add_argument("--model", required=True, choices=models.MODEL_NAMES)
+    rollback_parser.add_argument("--to", metavar="VERSION",
+                                 help="the version to serve, as `versions` lists it")
+    rollback_parser.set_defaults(run=rollback_command)
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    store.discard_stale_staging()  # what killed runs left half-built
     try:
         return args.run(args) or 0
     except (data.DataError, FileNotFoundError, RuntimeError) as error:

@@ -1,11 +1,12 @@
-"""Turn a trained model into a served version: save, export, verify, card, publish.
+"""Turn a trained model into a version: save, export, verify, card, keep, publish.
 
 This is the tail of the Admin flow, shared by the CLI and the app: a new
 version is assembled in a staging folder inside the store, every export
 variant the model is made in (all of digits.export.VARIANTS, or those in
 VARIANTS_BY_MODEL) is run in its own runtime and compared with Keras, the
 card records each variant's size, accuracy, agreement and latency, and only
-then does `store.publish` swap the folder in whole.
+then is the folder kept as a version (`store.save_version`) and, when asked,
+served (`store.publish_version`), each in one step.
 
 `release_model` does this for a freshly trained model; `reexport_model`
 does it again for a served model.keras (new variants, a new converter),
@@ -56,23 +57,32 @@ class VerificationError(RuntimeError):
     """An export disagrees with its Keras model; the version is not published."""
 
 
-def release_model(model, config, mnist, seconds, verification=Verification()):
-    """Assemble, verify and publish a trained model; return its card."""
+def release_model(model, config, mnist, seconds, verification=Verification(),
+                  publish=True, facts=None):
+    """Assemble, verify and keep a trained model as a new version, served at
+    once when `publish`; return its card, plus "version": the version's id.
+
+    facts: more card fields measured before (drawn_accuracy, confusion_matrix).
+    """
     known = {
         "title": models.TITLES.get(config.model, config.model),
         "trained": describe_training(config, seconds),
+        **(facts or {}),
     }
 
     def fill(folder):
         model.save(folder / store.KERAS_FILE)
+        store.pause_for_tests("staging")  # a half-written version, for kill tests
         return assemble_version(folder, config.model, mnist, known, verification)
 
-    return _publish_version(config.model, fill)
+    epochs = f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}"
+    note = f"trained: {epochs} on {config.train_images:,} MNIST images"
+    return _keep_version(config.model, fill, note, publish)
 
 
 def reexport_model(name, mnist, verification=Verification()):
     """Export the served model.keras of `name` again, in every variant, then
-    verify and publish it as a new version; return the new card."""
+    verify it and publish it as a new version; return the new card."""
     served = store.model_dir(name)
     if not (served / store.KERAS_FILE).is_file():
         raise FileNotFoundError(
@@ -86,20 +96,24 @@ def reexport_model(name, mnist, verification=Verification()):
         shutil.copyfile(served / store.KERAS_FILE, folder / store.KERAS_FILE)
         return assemble_version(folder, name, mnist, known, verification)
 
-    return _publish_version(name, fill)
+    note = f"re-exported from {store.served_version(name) or 'the shipped version'}"
+    return _keep_version(name, fill, note, publish=True)
 
 
-def _publish_version(name, fill):
+def _keep_version(name, fill, note, publish):
     staged = store.staging_dir(name)
     try:
         card = fill(staged)
-        store.publish(name, staged)
+        version = store.save_version(name, staged, note)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
-    log.info("published %s (MNIST test accuracy %.4f)", name,
+    if publish:
+        store.publish_version(name, version)
+    log.info("%s %s version %s (MNIST test accuracy %.4f)",
+             "published" if publish else "kept, not served,", name, version,
              card["mnist_test_accuracy"])
-    return card
+    return {**card, "version": version}
 
 
 def assemble_version(folder, name, mnist, known, verification=Verification()):
