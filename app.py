@@ -29,26 +29,44 @@ API endpoints (gradio_client), each also a plain function here:
                       Android zip, menu, browser zip): each of the variant
                       asked for if the model has it, else of a default (int8,
                       uint8) or its first; a menu is {"choices", "value"}
-    /export_again     (model name) -> variant table, model table, downloads,
-                      after exporting the served model.keras again in every
-                      variant, verifying each and publishing (~2 minutes)
+    /export_again     (model name, admin secret) -> variant table, model
+                      table, downloads, after exporting the served model.keras
+                      again in every variant, verifying each and publishing
+                      (~2 minutes)
+
+Admin endpoints: each takes the secret in DIGITS_ADMIN_SECRET first and is
+refused without it (see digits.admin):
+    /start_training   (secret, model, epochs, batch size, learning rate,
+                      augment, MNIST training images) -> sentence; the run
+                      trains in its own process, one at a time
+    /training_status  (secret) -> (progress HTML, loss curve, accuracy curve,
+                      sentence, evaluation Markdown, confusion matrix image,
+                      misclassified digits gallery, version kept or "")
+    /cancel_training  (secret) -> sentence
+    /publish_version  (secret, model, version) -> (sentence, versions table):
+                      the Draw tab serves that version from then on
+    /rollback         (secret, model) -> (sentence, versions table)
+    /versions         (secret, model) -> (versions table, version menu)
 """
 
+import contextlib
 import hashlib
 import os
 import shutil
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
+import pandas as pd
 from gradio.components.image_editor import EditorData
 from gradio_client.utils import is_file_obj_with_meta
 from PIL import Image, UnidentifiedImageError
 from pydantic import PrivateAttr, ValidationError, model_validator
 
-from digits import LABELS, export, sketch, store
+from digits import LABELS, admin, export, models, sketch, store
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"  # <digit name>.png
 DIGIT_NAMES = ("zero", "one", "two", "three", "four")
@@ -68,6 +86,8 @@ DRAWN_PLACEMENTS = {"centred": "centred", "jitter": "anywhere"}
 
 CSS = """
 #digit-preview img { image-rendering: pixelated; }
+.training-progress label { display: block; }
+.training-progress progress { width: 60%; }
 """
 
 
@@ -307,15 +327,18 @@ def _milliseconds(value):
     return f"{value:.3f} ms" if value < 1 else f"{value:.1f} ms"
 
 
-def export_again(model_name, progress=gr.Progress()):
+def export_again(model_name, secret, progress=gr.Progress()):
     """Export the served model.keras of a model again, in every variant, verify
     each in its own runtime and publish the result (digits.release); returns
-    the new variant table, the model table and the variant files.
+    the new variant table, the model table and the variant files. An admin
+    action: refused without the admin secret.
 
     Needs MNIST (DIGITS_MNIST or Keras' download), and Chromium with
     Playwright for the TF.js checks; about 1 minute for the MLP and 2 for the
     CNN on 2 CPU cores. Nothing is published unless every variant passes.
     """
+    with _refusing_with_a_sentence():
+        admin.check_secret(secret)
     check_model_name(model_name)
     progress(0, desc="Exporting every variant and running each in its runtime")
     from digits import data, release  # imports TensorFlow: only when asked
@@ -526,8 +549,342 @@ def _variant_choices(format_name):
             if variant.format == format_name]
 
 
+# admin
+
+
+ADMIN_POLL_SECONDS = 1.0  # how often the Admin tab asks a training run how it goes
+ADMIN_DEFAULT_MODEL = "mlp"  # the training form's first choice: trains in minutes
+CURVE_POINTS = 400  # most points drawn per training curve
+GALLERY_PX = 84  # side of a misclassified digit in the gallery: 3x3 per pixel
+STAGES = {  # what a training run is doing, as the Admin tab says it
+    "starting": "loading MNIST and starting TensorFlow",
+    "training": "training",
+    "evaluating": "measuring it on MNIST's test digits and drawn digits",
+    "exporting": "exporting every variant and running each in its runtime",
+    "saved": "saved",
+}
+
+
+@contextlib.contextmanager
+def _refusing_with_a_sentence():
+    """An admin.AdminError reaches the person as a gr.Error sentence."""
+    try:
+        yield
+    except admin.AdminError as error:
+        raise gr.Error(str(error), print_exception=False) from None
+
+
+def start_training(secret, model_name, epochs, batch_size, learning_rate, augment,
+                   train_images, request: gr.Request = None):
+    """Start training a model in its own process (digits.admin); returns a
+    sentence. Refused without the admin secret, with a form value out of its
+    limits, or while another run trains."""
+    with _refusing_with_a_sentence():
+        admin.check_secret(secret)
+        recipe = admin.check_request(model_name, epochs, batch_size, learning_rate,
+                                     augment, train_images)
+        admin.start_training(recipe, _requester(request))
+    return (f"Training {model_name} on {recipe.train_images:,} MNIST images, "
+            f"{recipe.epochs} epoch{'s' if recipe.epochs != 1 else ''}.")
+
+
+def training_status(secret):
+    """What the current (or last) training run has reported: (progress bars
+    as HTML, loss curve, accuracy curve, status sentence, evaluation Markdown,
+    confusion-matrix image, misclassified test digits [(image, "true 7, read
+    2")], the version it kept or "")."""
+    with _refusing_with_a_sentence():
+        admin.check_secret(secret)
+    job = admin.current_job()
+    if job is None:
+        return ("", _curve([], "loss"), _curve([], "accuracy"),
+                "No training run since the app started.", "", None, [], "")
+    status = job.status()
+    matrix = (status.evaluation or {}).get("confusion_matrix")
+    return (
+        _describe_progress(status, job.elapsed_seconds()),
+        _curve([(x, loss) for x, loss, _ in status.curve], "loss"),
+        _curve([(x, accuracy) for x, _, accuracy in status.curve], "accuracy"),
+        _describe_run(status, job),
+        _describe_evaluation(status),
+        admin.draw_confusion_matrix(matrix) if matrix else None,
+        _misclassified_gallery(job),
+        status.version or "",
+    )
+
+
+def cancel_training(secret):
+    """Stop the training run: it ends at the next batch and keeps nothing."""
+    with _refusing_with_a_sentence():
+        admin.check_secret(secret)
+    job = admin.current_job()
+    if job is None or not job.running():
+        return "No training run is in progress."
+    job.cancel()
+    return "Stopping the training run; nothing from it will be kept."
+
+
+def publish_version(secret, model_name, version):
+    """Serve a kept version of a model: the Draw tab reads with it from the
+    next drawing on. Returns (sentence, versions table)."""
+    with _refusing_with_a_sentence():
+        admin.check_secret(secret)
+        served = admin.publish(model_name, (version or "").strip())
+    return f"Serving {model_name} version {served}.", describe_versions(
+        secret, model_name)[0]
+
+
+def rollback_version(secret, model_name):
+    """Serve the newest published version older than the one served now.
+    Returns (sentence, versions table)."""
+    with _refusing_with_a_sentence():
+        admin.check_secret(secret)
+        served = admin.rollback(model_name)
+    return f"Rolled {model_name} back to version {served}.", describe_versions(
+        secret, model_name)[0]
+
+
+def describe_versions(secret, model_name):
+    """(Markdown table of a model's kept versions, version menu {"choices",
+    "value": the one served})."""
+    with _refusing_with_a_sentence():
+        admin.check_secret(secret)
+        if model_name not in models.MODEL_NAMES:
+            raise admin.AdminError(f"There is no model {model_name!r}.")
+    versions = store.list_versions(model_name)
+    served = store.served_version(model_name)
+    if not versions:
+        table = (f"No version of {model_name} is kept yet: the shipped one is "
+                 "served, and is kept as the first version when a new one is saved.")
+        return table, gr.update(choices=[], value=None)
+    rows = ["| Version | Served | Saved | How | MNIST test | Drawn digits |",
+            "|---|---|---|---|--:|--:|"]
+    for version in reversed(versions):
+        card, info = version.card(), version.info()
+        rows.append(
+            f"| {version.id} | {'**served**' if version.served else ''} "
+            f"| {str(info.get('saved', ''))[:16].replace('T', ' ')} "
+            f"| {info.get('note', '')} "
+            f"| {_percent(card.get('mnist_test_accuracy'))} "
+            f"| {_describe_drawn_accuracy(card.get('drawn_accuracy'))} |")
+    return "\n".join(rows), gr.update(choices=[v.id for v in reversed(versions)],
+                                      value=served)
+
+
+def training_form_defaults(model_name):
+    """The training form set to the recipe `model_name` shipped with."""
+    recipe = admin.recipe_defaults(model_name)
+    return (recipe["epochs"], recipe["batch_size"], recipe["learning_rate"],
+            recipe["augment"], recipe["train_images"])
+
+
+def _keep_polling():
+    """The progress timer: on while this server's training run is running."""
+    job = admin.current_job()
+    return gr.Timer(active=job is not None and job.running())
+
+
+def _requester(request):
+    client = getattr(request, "client", None)
+    return getattr(client, "host", None) or "an API call"
+
+
+def _describe_progress(status, elapsed):
+    if status.stage == "starting":
+        bars = ""
+    else:
+        epochs_done = status.done_fraction() * status.epochs
+        bars = (
+            f"<label>Epoch {max(status.epoch, 1)} of {status.epochs} "
+            f"<progress max='{status.epochs}' value='{epochs_done:.3f}'>"
+            f"</progress></label>"
+            f"<label>Batch {status.batch} of {status.steps} "
+            f"<progress max='{status.steps}' value='{status.batch}'></progress>"
+            f"</label>")
+    figures = [STAGES.get(status.stage, status.stage)]
+    if status.loss is not None:
+        figures.append(f"loss {status.loss:.4f}, accuracy {status.accuracy:.2%}")
+    figures.append(f"{_minutes(elapsed)} elapsed")
+    remaining = status.remaining_seconds() if status.state == "running" else None
+    if remaining is not None:
+        figures.append(f"about {_minutes(remaining)} of training left")
+    return f"<div class='training-progress'>{bars}{' · '.join(figures)}</div>"
+
+
+def _minutes(seconds):
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+
+
+def _curve(points, metric):
+    """A training curve for gr.LinePlot: at most CURVE_POINTS (epochs, value),
+    the last one always."""
+    chosen = points[:: -(-len(points) // CURVE_POINTS) or 1]
+    if points and chosen[-1] != points[-1]:
+        chosen.append(points[-1])
+    return pd.DataFrame(chosen, columns=["epoch", metric], dtype=float)
+
+
+def _describe_run(status, job):
+    model = job.request.model
+    if status.state == "finished":
+        return (f"Kept {model} version {status.version}, not served yet: compare "
+                "it below, then *Publish* it to serve it in the Draw tab.")
+    if status.state == "failed":
+        return (f"The run stopped: {status.message} Nothing was kept; the served "
+                "model is unchanged.")
+    if status.state == "cancelled":
+        return "Cancelled: nothing was kept; the served model is unchanged."
+    if status.state == "cancelling":
+        return "Stopping the training run..."
+    began = time.strftime("%H:%M:%S", time.gmtime(job.started))
+    return (f"Training {model}, started by {job.started_by} at {began} UTC: "
+            f"{STAGES.get(status.stage, status.stage)}.")
+
+
+def _describe_evaluation(status):
+    """The run's accuracies beside the served version's (its card)."""
+    result = status.evaluation
+    if not result:
+        return ""
+    model = status.model
+    served_card = store.read_card(model)
+    served = store.served_version(model) or "the shipped version"
+    drawn = result.get("drawn_accuracy")
+    rows = [
+        f"| | this run{f' ({status.version})' if status.version else ''} "
+        f"| served ({served}) |",
+        "|---|--:|--:|",
+        f"| MNIST test, 10,000 digits | {_percent(result['mnist_test_accuracy'])} "
+        f"| {_percent(served_card.get('mnist_test_accuracy'))} |",
+        f"| Drawn digits, held-out writers, centred | "
+        f"{_describe_drawn_accuracy(drawn) if drawn else 'not measured'} "
+        f"| {_describe_drawn_accuracy(served_card.get('drawn_accuracy'))} |",
+        f"| Misclassified test digits | {result['misclassified']:,} | |",
+    ]
+    note = "" if drawn else (
+        "\n\nDrawn digits were not measured: set DIGITS_PENDIGITS to a drawn-digit "
+        "file in UCI pendigits' layout and the trainer draws the held-out writers' "
+        "digits and reads them.")
+    return "\n".join(rows) + note
+
+
+def _misclassified_gallery(job):
+    found = job.misclassified()
+    if found is None:
+        return []
+    images, true, predicted = found
+    scale = GALLERY_PX // sketch.FRAME
+    return [(image.repeat(scale, axis=0).repeat(scale, axis=1), f"true {t}, read {p}")
+            for image, t, p in zip(images, true, predicted)]
+
+
+def describe_admin_access():
+    """Who may act in the Admin tab, and how the host turns it on."""
+    if admin.is_enabled():
+        return (f"Only the host can act here: enter the secret set in the "
+                f"`{admin.SECRET_ENV}` environment variable.")
+    return (f"**Admin is off.** The host turns it on by setting the "
+            f"`{admin.SECRET_ENV}` environment variable to a secret (on a Hugging "
+            "Face Space: Settings, Variables and secrets, New secret) and "
+            "restarting the app; until then every admin action is refused.")
+
+
+def admin_tab():
+    """The Admin tab's components and wiring; returns the secret's textbox."""
+    gr.Markdown(
+        "## Retrain and publish a model\n" + describe_admin_access() + " A run "
+        "trains in its own process at low priority, so drawings keep being read "
+        "meanwhile; what it makes is kept as a new version and served only once "
+        "you publish it."
+    )
+    secret = gr.Textbox(label="Admin secret", type="password", max_lines=1)
+    defaults = admin.recipe_defaults(ADMIN_DEFAULT_MODEL)
+    with gr.Row():
+        model = gr.Dropdown([(models.TITLES[name], name)
+                             for name in models.MODEL_NAMES],
+                            value=ADMIN_DEFAULT_MODEL, label="Model")
+        epochs = gr.Slider(*admin.EPOCHS, value=defaults["epochs"], step=1,
+                           label="Epochs")
+        train_images = gr.Slider(*admin.TRAIN_IMAGES, value=defaults["train_images"],
+                                 step=1000, label="MNIST training images")
+    with gr.Row():
+        batch_size = gr.Number(defaults["batch_size"], precision=0,
+                               minimum=admin.BATCH_SIZES[0],
+                               maximum=admin.BATCH_SIZES[1], label="Batch size")
+        learning_rate = gr.Number(defaults["learning_rate"],
+                                  minimum=admin.LEARNING_RATES[0],
+                                  maximum=admin.LEARNING_RATES[1],
+                                  label="Learning rate (Adam)")
+        augment = gr.Checkbox(defaults["augment"],
+                              label="Augment: small random shifts, turns, zooms")
+    with gr.Row():
+        train = gr.Button("Train", variant="primary")
+        cancel = gr.Button("Cancel", variant="stop")
+    run_status = gr.Markdown()
+    progress = gr.HTML()
+    with gr.Row():
+        loss_curve = gr.LinePlot(_curve([], "loss"), x="epoch", y="loss",
+                                 label="Loss", x_title="epochs")
+        accuracy_curve = gr.LinePlot(_curve([], "accuracy"), x="epoch", y="accuracy",
+                                     y_lim=[0, 1], label="Accuracy",
+                                     x_title="epochs")
+    gr.Markdown("### Evaluation")
+    evaluation = gr.Markdown()
+    with gr.Row():
+        confusion = gr.Image(label="Confusion matrix, MNIST test", interactive=False,
+                             buttons=[])
+        misclassified = gr.Gallery(label="Misclassified test digits", columns=5,
+                                   height=420)
+    with gr.Row():
+        trained_version = gr.Textbox(label="Version trained", interactive=False)
+        publish = gr.Button("Publish this version", variant="primary")
+    gr.Markdown("### Versions")
+    with gr.Row():
+        show_versions = gr.Button("Show versions")
+        version_menu = gr.Dropdown([], label="Version")
+        serve_chosen = gr.Button("Serve this version")
+        rollback = gr.Button("Roll back to the previous version")
+    versions_said = gr.Markdown()
+    versions_table = gr.Markdown()
+    timer = gr.Timer(ADMIN_POLL_SECONDS, active=False)
+
+    # wiring
+    status_outputs = [progress, loss_curve, accuracy_curve, run_status, evaluation,
+                      confusion, misclassified, trained_version]
+    form = [model, epochs, batch_size, learning_rate, augment, train_images]
+    model.change(training_form_defaults, [model], form[1:], api_visibility="private")
+    train.click(start_training, [secret, *form], [run_status],
+                api_name="start_training", concurrency_id="admin").success(
+        lambda: gr.Timer(active=True), None, timer, api_visibility="private")
+    secret.submit(training_status, [secret], status_outputs,
+                  api_name="latest_run", api_visibility="private").success(
+        _keep_polling, None, timer, api_visibility="private")  # the latest run
+    polled = timer.tick(training_status, [secret], status_outputs,
+                        api_name="training_status", show_progress="hidden",
+                        concurrency_id="admin")
+    polled.success(_keep_polling, None, timer, api_visibility="private")
+    polled.failure(lambda: gr.Timer(active=False), None, timer,
+                   api_visibility="private")  # a wrong secret: stop asking
+    cancel.click(cancel_training, [secret], [run_status], api_name="cancel_training",
+                 concurrency_id="admin")
+    publish.click(publish_version, [secret, model, trained_version],
+                  [versions_said, versions_table], api_name="publish_version",
+                  concurrency_id="admin")
+    serve_chosen.click(publish_version, [secret, model, version_menu],
+                       [versions_said, versions_table],
+                       api_name="serve_version", api_visibility="undocumented",
+                       concurrency_id="admin")
+    rollback.click(rollback_version, [secret, model], [versions_said, versions_table],
+                   api_name="rollback", concurrency_id="admin")
+    show_versions.click(describe_versions, [secret, model],
+                        [versions_table, version_menu], api_name="versions",
+                        concurrency_id="admin")
+    return secret
+
+
 # the page
 
+store.discard_stale_staging()  # what a killed training or publish left half-built
 model_names = store.available_models()
 model_choices = [(model_title(name), name) for name in model_names]
 first_model = next((n for n in (DEFAULT_MODEL, *model_names) if n in model_names), None)
@@ -632,6 +989,9 @@ with gr.Blocks(title="Digits") as demo:
             )
             browser_bundle = gr.DownloadButton("Browser bundle (.zip)")
 
+    with gr.Tab("Admin"):
+        admin_secret = admin_tab()
+
     # wiring
     classify.click(
         classify_drawing,
@@ -694,7 +1054,7 @@ with gr.Blocks(title="Digits") as demo:
     )
     export_button.click(
         export_again,
-        [export_model],
+        [export_model, admin_secret],
         [variant_table, cards, *variant_files],
         api_name="export_again",
         concurrency_id="export",

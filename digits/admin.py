@@ -82,9 +82,10 @@ def check_secret(given):
             f"Admin actions are turned off: the host has not set {SECRET_ENV}. "
             f"Set it (on a Space: Settings, Secrets) and restart the app."
         )
-    if not isinstance(given, str) or not hmac.compare_digest(
-        given.encode(), expected.encode()
-    ):
+    if not given or not isinstance(given, str):
+        raise AdminError("Admin actions need the admin secret: enter it in the "
+                         "Admin tab.")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
         raise AdminError("That is not the admin secret; admin actions are refused.")
 
 
@@ -236,12 +237,13 @@ class JobStatus:
         """Estimated seconds of training left, or None before the first batch
         or once training is over."""
         done = self.done_fraction()
-        if self.stage != "training" or not done:
+        if self.stage != "training" or done <= 0:
             return None
         return self.train_seconds * (1 - done) / done
 
     def done_fraction(self):
-        if not self.epochs or not self.steps:
+        """Share of the training batches done, 0..1."""
+        if not self.epochs or not self.steps or not self.epoch:
             return 0.0
         return ((self.epoch - 1) + self.batch / self.steps) / self.epochs
 
@@ -341,8 +343,9 @@ def _apply_event(status, event):
         status.epoch, status.batch, status.steps = event["epoch"], event["batch"], event["steps"]
         status.loss, status.accuracy = event["loss"], event["accuracy"]
         status.train_seconds = event["elapsed"]
-        status.curve.append((status.done_fraction() * status.epochs,
-                             event["loss"], event["accuracy"]))
+        if kind == "batch":  # an epoch's end repeats its last batch
+            status.curve.append((status.done_fraction() * status.epochs,
+                                 event["loss"], event["accuracy"]))
     elif kind == "stage":
         status.stage = event["stage"]
     elif kind == "evaluated":

@@ -168,7 +168,7 @@ def served_runtime(name):
 
 def list_versions(name):
     """The kept versions of model `name`, oldest first."""
-    root = _versions_root(name)
+    root = store_dir() / VERSIONS_DIR / name
     if not root.is_dir():
         return []
     served, published = served_version(name), _published_ids(name)

@@ -25,7 +25,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 import app
-from digits import export, sketch, store
+from digits import admin, export, sketch, store
 from drawing import pendigits
 
 REPO = Path(app.__file__).resolve().parent
@@ -223,8 +223,9 @@ def test_export_again_publishes_every_variant_and_keeps_the_training_record(
     for name in (store.KERAS_FILE, store.TFLITE_FILE, store.CARD_FILE):
         shutil.copyfile(shipped / name, tmp_path / "mlp" / name)
     monkeypatch.setenv(store.STORE_ENV, str(tmp_path))
+    monkeypatch.setenv(admin.SECRET_ENV, "host secret")
 
-    table, _, *files = app.export_again("mlp")
+    table, _, *files = app.export_again("mlp", "host secret")
 
     card = store.read_card("mlp")
     assert sorted(card["variants"]) == sorted(export.VARIANT_NAMES)
