@@ -76,6 +76,8 @@ CANVAS = 400  # side of the drawing canvas, pixels: room for a finger on a phone
 BRUSH = 10  # pen radius on that canvas, pixels; sketch evens out any width
 PREVIEW = 140  # side of the shown 28x28 model input, pixels: 5x5 per pixel
 TOP_CLASSES = 3  # probabilities listed under the answer
+CLASSIFY_AT_ONCE = 4  # drawings classified in parallel (each ~1 ms of CPU)
+QUEUE_STATUS_SECONDS = 1.0  # how often waiting requests hear their place
 DOWNLOADS = Path(tempfile.gettempdir()) / "digits-downloads"  # made on demand
 STAMP_CHARS = 12  # hex digits naming one version of a model's downloads
 ANDROID_DEFAULT = "tflite_int8"  # the bundles first offered: smallest, as accurate
@@ -145,12 +147,24 @@ class DrawingCanvas(gr.Sketchpad):
         if payload is not None and payload._problem:
             raise gr.Error(payload._problem, print_exception=False)
         try:
-            return super().preprocess(payload)
+            return super().preprocess(self._composite_only(payload))
         except (OSError, UnidentifiedImageError, Image.DecompressionBombError):
             raise gr.Error(
                 "The drawing could not be read as an image (PNG, JPEG, ...).",
                 print_exception=False,
             ) from None
+
+    def _composite_only(self, payload):
+        """The payload less its background and layers when it has a composite,
+        the canvas as shown, which is all sketch.to_digit reads: the other
+        images are then not decoded (~1-2 ms each). The browser sends all
+        three beforehand, kept under the payload's id."""
+        blobs = self.blob_storage.get(payload.id) if payload else None
+        if blobs is not None and blobs.composite is not None:
+            blobs.background, blobs.layers = None, []
+        elif payload is not None and payload.composite is not None:
+            payload.background, payload.layers = None, []
+        return payload
 
 
 # draw
@@ -183,9 +197,20 @@ def classify_while_drawing(drawing, model_name):
 
 
 def load_model(model_name):
-    """The served runtime of a model; gr.Error listing the choices if unknown."""
+    """The served runtime of a model; gr.Error listing the choices if unknown.
+
+    A plain folder name goes straight to the store (a few stat calls); only
+    a name the store does not serve pays for listing every model."""
+    if _is_plain_name(model_name):
+        with contextlib.suppress(FileNotFoundError):
+            return store.served_runtime(model_name)
     check_model_name(model_name)
     return store.served_runtime(model_name)
+
+
+def _is_plain_name(name):
+    """A visible folder name: no path in it, no leading dot."""
+    return isinstance(name, str) and name == Path(name).name and name[:1] not in ("", ".")
 
 
 def check_model_name(model_name):
@@ -999,7 +1024,7 @@ with gr.Blocks(title="Digits") as demo:
         [label, preview],
         api_name="classify",
         concurrency_id="classify",
-        concurrency_limit=4,
+        concurrency_limit=CLASSIFY_AT_ONCE,
     )
     gr.on(
         [canvas.input, canvas.change, model.change],
@@ -1011,7 +1036,7 @@ with gr.Blocks(title="Digits") as demo:
         trigger_mode="always_last",
         show_progress="hidden",
         concurrency_id="classify",
-        concurrency_limit=4,
+        concurrency_limit=CLASSIFY_AT_ONCE,
     )
     canvas.clear(
         blank_canvas, None, canvas, api_name="clear_canvas", api_visibility="private"
@@ -1069,4 +1094,8 @@ with gr.Blocks(title="Digits") as demo:
 
 
 if __name__ == "__main__":
+    # Queue positions go out every QUEUE_STATUS_SECONDS instead of to every
+    # waiting request each time one starts: under load that is many messages
+    # per drawing for nothing (bench/load.py).
+    demo.queue(status_update_rate=QUEUE_STATUS_SECONDS)
     demo.launch(css=CSS)

@@ -14,6 +14,12 @@ array, white ink on black in 0..1, prepared the way MNIST's digits were:
 
 Drawings that cannot hold a digit (empty, a dot, all ink) raise SketchError,
 whose message is a sentence meant for the person drawing.
+
+Speed: a 400 px canvas takes about 0.5-1 ms on one CPU core. The full-size
+canvas is only read as 8-bit levels (the alpha, or the luminance rounded to
+8 bits as Pillow computes it) with a table of the ink each level holds; only
+the crop around the ink becomes float. The results equal a per-pixel float
+computation to 1e-6 (tests/sketch_reference.py is that computation).
 """
 
 from pathlib import Path
@@ -32,6 +38,7 @@ MAX_SIDE = 1024  # larger drawings are shrunk to this first, pixels
 MAX_COVER = 0.6  # a drawing with more of its canvas inked is not a digit
 MAX_EDGE_INK = 0.1  # nor one whose ink covers more of the canvas edge
 DOT_FILL = 0.6  # a blob whose widest inscribed disc spans this much of its box
+LEVELS = np.arange(256, dtype=np.float32) / np.float32(255)  # 8-bit level -> 0..1
 
 
 class SketchError(ValueError):
@@ -67,13 +74,6 @@ def stroke_width(ink):
     return _stroke_width(_distance_to_background(ink))
 
 
-# The ink map is kept as 8-bit levels plus a table of the ink each level holds
-# (non-decreasing), so that the full-size canvas is only ever compared against
-# whole numbers; only the crop around the ink becomes float. This gives the
-# same map as computing the floats per pixel, ~20x faster on a 400 px canvas.
-LEVELS = np.arange(256, dtype=np.float32) / np.float32(255)  # uint8 -> 0..1
-
-
 def _crop_ink_map(value):
     """The ink map of the drawing, cropped to its ink, after the refusal checks."""
     levels, table = _ink_levels(value)
@@ -82,7 +82,9 @@ def _crop_ink_map(value):
 
 
 def _ink_levels(value):
-    """(levels, table): a uint8 (H, W) array and the float32 ink of each level."""
+    """(levels, table): a uint8 (H, W) array, and the float32 ink each level
+    holds, non-decreasing: the ink map is table.take(levels), and a pixel
+    holds more than some ink where its level is at least a whole number."""
     image = _to_image_array(value)
     channels = 1 if image.ndim == 2 else image.shape[2]
     if channels in (2, 4):

@@ -1,0 +1,126 @@
+"""Many people drawing at once: N gradio_client users against one running app.
+
+Starts `python app.py` (or uses --url), connects --users gradio_client
+Clients, then starts them together: each sends --per-user drawings to
+/classify one after another, as fast as answers come, the way a person's
+canvas would. A drawing is a held-out writer's pen-drawn digit on the 400 px
+transparent canvas, sent as the Sketchpad's {"background", "layers",
+"composite"}; each answer's preview image is downloaded, as the client does
+by default. Prints throughput, median and p95 of the end-to-end time of each
+call, the errors, and the share read right.
+
+    python bench/load.py [--users 20] [--per-user 20] [--pause 0] [--model cnn]
+        [--url http://127.0.0.1:7860/] [--pendigits FILE]
+
+--pause is the seconds each user waits after an answer before sending the
+next drawing (a person takes a second or more to draw a digit); 0, the
+default, sends back to back: the most load N users can make.
+
+The clients run in this process, on the same CPU cores as the app: on a
+2-core machine they take a good part of it, so the figures are pessimistic.
+They connect with ssl_verify=False: the app is plain HTTP on 127.0.0.1, and
+otherwise every request gradio_client makes builds a certificate store first
+(~20-40 ms of CPU each, several per drawing), which measures the client.
+gradio_client also polls for answers every 50 ms, so no call takes less
+than a few tens of milliseconds whatever the app does.
+"""
+
+import argparse
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from gradio_client import Client, handle_file
+
+import canvas
+import server
+
+
+def main():
+    args = parse_args()
+    labels, drawings = canvas.pen_drawings(args.pendigits, args.users * args.per_user)
+    with tempfile.TemporaryDirectory() as folder:
+        paths = [write_png(folder, index, rgba) for index, rgba in enumerate(drawings)]
+        if args.url:
+            results, seconds = run_users(args, args.url, paths)
+        else:
+            with server.AppProcess() as app:
+                app.wait_until_listening()
+                results, seconds = run_users(args, app.url + "/", paths)
+
+    times = [r["ms"] for r in results if r["answer"] is not None]
+    errors = [r["error"] for r in results if r["error"] is not None]
+    right = sum(r["answer"] == str(labels[r["index"]]) for r in results)
+    median, p95 = canvas.percentiles(times) if times else (float("nan"),) * 2
+    pace = f"{args.pause:g} s apart" if args.pause else "back to back"
+    print(f"{args.users} users x {args.per_user} drawings ({pace}) to /classify "
+          f"({args.model}), gradio_client, end to end")
+    print(f"throughput {len(times) / seconds:.1f} drawings/s over {seconds:.1f} s")
+    print(f"latency median {median:.0f} ms, p95 {p95:.0f} ms, max "
+          f"{max(times, default=float('nan')):.0f} ms")
+    print(f"errors {len(errors)} of {len(results)}; read right "
+          f"{right / len(results):.1%}")
+    for error in sorted(set(errors))[:5]:
+        print(f"  error: {error}")
+
+
+def run_users(args, url, paths):
+    """Every user's results, and the seconds from the start to the last answer."""
+    clients = [Client(url, verbose=False, ssl_verify=False) for _ in range(args.users)]
+    start = threading.Barrier(args.users + 1)
+    results = [[] for _ in clients]
+    threads = [
+        threading.Thread(target=draw_one_after_another,
+                         args=(client, args, paths, user, start, results[user]))
+        for user, client in enumerate(clients)
+    ]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    for client in clients:
+        client.close()
+    return [r for user in results for r in user], seconds
+
+
+def draw_one_after_another(client, args, paths, user, start, results):
+    start.wait()
+    for index in range(user * args.per_user, (user + 1) * args.per_user):
+        drawing = {"background": None, "layers": [],
+                   "composite": handle_file(paths[index])}
+        answer = error = None
+        started = time.perf_counter()
+        try:
+            label, _ = client.predict(drawing, args.model, api_name="/classify")
+            answer = label["label"]
+        except Exception as failure:  # any failure is a figure, not a crash
+            error = f"{type(failure).__name__}: {failure}"[:200]
+        results.append({"index": index, "answer": answer, "error": error,
+                        "ms": 1000 * (time.perf_counter() - started)})
+        time.sleep(args.pause)
+
+
+def write_png(folder, index, rgba):
+    path = Path(folder) / f"drawing-{index}.png"
+    path.write_bytes(canvas.png_bytes(rgba))
+    return str(path)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    canvas.add_arguments(parser)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--per-user", type=int, default=20)
+    parser.add_argument("--pause", type=float, default=0.0,
+                        help="seconds between a user's answer and next drawing")
+    parser.add_argument("--model", default="cnn")
+    parser.add_argument("--url", help="a running app; default: start python app.py")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    main()

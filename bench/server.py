@@ -1,0 +1,97 @@
+"""A running `python app.py` for the speed benchmarks, and one drawing sent to
+it through the HTTP API the way the browser sends it: the PNG uploaded to
+/gradio_api/upload, then /gradio_api/call/classify with the Sketchpad's
+{"background", "layers", "composite"} naming the upload, its answer read
+from the event stream.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+API = "/gradio_api"
+
+
+class AppProcess:
+    """`python <script>` on a free port of 127.0.0.1; a context manager that
+    stops it on exit. `started` is when it was spawned (time.perf_counter)."""
+
+    def __init__(self, script="app.py", args=(), log=None):
+        port = free_port()
+        env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1",
+                   GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False")
+        self.url = f"http://127.0.0.1:{port}"
+        self.started = time.perf_counter()
+        output = open(log, "w") if log else subprocess.DEVNULL
+        self.process = subprocess.Popen([sys.executable, script, *args], cwd=REPO,
+                                        env=env, stdout=output, stderr=output)
+
+    def wait_until_listening(self, timeout=120):
+        """Seconds from spawning until the page answers."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the app exited with {self.process.returncode}")
+            try:
+                if httpx.get(self.url + "/", timeout=5).status_code == 200:
+                    return time.perf_counter() - self.started
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the app did not listen at {self.url}")
+            time.sleep(0.05)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def classify(http, url, png, model, api_name="classify", sketchpad=True):
+    """Upload one drawing's PNG and classify it, as the browser does; returns
+    the endpoint's outputs (a list), or raises RuntimeError with the app's
+    message. `http` is an httpx.Client, kept open between calls as a browser
+    keeps its connection. sketchpad=False sends the bare file instead of the
+    Sketchpad's dict (for an endpoint whose input is a gr.File)."""
+    upload = http.post(url + API + "/upload",
+                       files={"files": ("canvas.png", png, "image/png")})
+    upload.raise_for_status()
+    drawing = {"path": upload.json()[0], "meta": {"_type": "gradio.FileData"}}
+    if sketchpad:
+        drawing = {"background": None, "layers": [], "composite": drawing}
+    call = http.post(f"{url}{API}/call/{api_name}", json={"data": [drawing, model]})
+    call.raise_for_status()
+    event_id = call.json()["event_id"]
+    with http.stream("GET", f"{url}{API}/call/{api_name}/{event_id}") as events:
+        return _read_result(events.iter_lines())
+
+
+def _read_result(lines):
+    event = None
+    for line in lines:
+        if line.startswith("event:"):
+            event = line.split(":", 1)[1].strip()
+        elif line.startswith("data:") and event in ("complete", "error"):
+            payload = json.loads(line.split(":", 1)[1])
+            if event == "error":
+                raise RuntimeError(f"the app answered with an error: {payload}")
+            return payload
+    raise RuntimeError("the event stream ended without an answer")
