@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
+import sketch_reference
 from digits import sketch
 from drawing import STROKES, draw, pendigits
 
@@ -178,3 +179,78 @@ def test_gigantic_image_file_is_refused_by_its_size(tmp_path, mode, side):
     Image.new(mode, (side, side), 1).save(path)
     with pytest.raises(sketch.SketchError, match="too large to read: use one under 40"):
         sketch.to_digit(path)
+
+
+# the fast path gives what the plain per-pixel computation gives
+
+
+def as_sent(gray, how):
+    """A black-on-white (H, W) drawing as one of the ways an image reaches us."""
+    if how == "sketchpad":  # strokes' alpha on a transparent canvas, RGBA
+        return rgba_on_transparent(gray)
+    if how == "light on dark":
+        return 255 - gray
+    if how == "opaque RGBA":
+        return np.dstack([gray] * 3 + [np.full_like(gray, 255)])
+    return gray
+
+
+READ_AS = ["sketchpad", "dark on light", "light on dark", "opaque RGBA"]
+
+
+@pytest.mark.skipif(pen is None, reason="set DIGITS_PENDIGITS and DIGITS_RENDER_TOOL")
+@pytest.mark.parametrize("how", READ_AS)
+@pytest.mark.parametrize("size, width, jitter", [(400, 12, True), (280, 6, False),
+                                                 (800, 30, True), (600, 20, True)])
+def test_pen_drawn_digits_read_as_the_plain_computation_reads_them(how, size, width,
+                                                                   jitter):
+    samples, tool = pen
+    for index in range(0, len(samples), len(samples) // 12):  # across the writers
+        rng = tool.sample_rng(0, index) if jitter else None
+        image, _ = tool.render_sample(samples[index], size=size, width=width,
+                                      y_up=True, rng=rng)
+        value = as_sent(np.asarray(image.convert("L")), how)
+        expected = sketch_reference.to_digit(value)
+        assert not isinstance(expected, str), expected
+        np.testing.assert_allclose(sketch.to_digit(value), expected, atol=1e-5)
+
+
+def refusal_or_digit(function, value):
+    try:
+        return function(value)
+    except sketch.SketchError as error:
+        return str(error)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_refusals_and_digits_are_those_of_the_plain_computation(seed):
+    rng = np.random.default_rng(seed)
+    drawings = [draw(int(rng.integers(10)), canvas=int(rng.integers(30, 300)),
+                     brush=int(rng.integers(1, 50)), box=float(rng.uniform(0.02, 1)),
+                     centre=tuple(rng.uniform(0.1, 0.9, 2)))
+                for _ in range(20)]
+    drawings += [(rng.random((120, 90)) < rng.random()).astype(np.uint8) * 255
+                 for _ in range(10)]  # specks, scribbles, all ink
+    drawings += [draw(int(rng.integers(10)), ink=int(rng.integers(90, 230)))
+                 for _ in range(4)]  # too faint to count as ink, or just enough
+    for gray in drawings:
+        for how in READ_AS:
+            value = as_sent(gray, how)
+            expected = sketch_reference.to_digit(value)
+            got = refusal_or_digit(sketch.to_digit, value)
+            if isinstance(expected, str):
+                assert got == expected
+            else:
+                np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("radius", [0.8, 1.2, 2.0, 2.7, 3.5, 4.6, 7.3])
+def test_disc_filters_equal_scipys_grey_dilation_and_erosion(radius):
+    image = np.random.default_rng(0).random((80, 57)).astype(np.float32)
+    disc = sketch_reference.disc_footprint(radius)
+    dilated = sketch._filter_by_disk(image, radius, ndimage.maximum_filter1d,
+                                     np.maximum)
+    eroded = sketch._filter_by_disk(image, radius, ndimage.minimum_filter1d,
+                                    np.minimum)
+    assert np.array_equal(dilated, ndimage.grey_dilation(image, footprint=disc))
+    assert np.array_equal(eroded, ndimage.grey_erosion(image, footprint=disc))
