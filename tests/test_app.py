@@ -25,7 +25,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 import app
-from digits import admin, export, sketch, store
+from digits import admin, export, runtimes, sketch, store
 from drawing import pendigits
 
 REPO = Path(app.__file__).resolve().parent
@@ -403,3 +403,18 @@ def test_client_reads_pen_drawn_digits_of_many_writers(client, tmp_path):
         label, _ = client.predict(handle_file(path), MODEL, api_name="/classify")
         right += label["label"] == str(sample["label"])
     assert right >= 0.9 * len(chosen)
+
+
+@pytest.mark.skipif(PEN is None, reason="set DIGITS_PENDIGITS and DIGITS_RENDER_TOOL")
+def test_served_model_reads_pen_drawn_digits_as_its_keras_model_does():
+    samples, tool = PEN
+    drawings = []
+    for index, sample in enumerate(samples[::40]):  # 188 drawings, every writer
+        image, _ = tool.render_sample(sample, size=400, width=12, y_up=True,
+                                      rng=tool.sample_rng(0, index))
+        drawings.append(as_canvas_value(np.asarray(image.convert("L"))))
+    served = [top_digit(app.classify_drawing(d, MODEL)[0]) for d in drawings]
+    inputs = np.stack([sketch.to_digit(d) for d in drawings])
+    with runtimes.load(store.model_dir(MODEL) / store.KERAS_FILE) as keras_model:
+        keras_read = keras_model.predict(inputs).argmax(axis=1)
+    assert served == keras_read.tolist()
