@@ -306,7 +306,9 @@ def _keep_unversioned_served(name):
     if _recorded_version(name, served):
         return
     partial = _make_owned_dir(_versions_root(name), ".partial")
-    shutil.copytree(served, partial, copy_function=_link_or_copy, dirs_exist_ok=True)
+    inside = served.resolve().is_relative_to(store_dir().resolve())
+    copy = _link_or_copy if inside else shutil.copy2  # the shipped folder: untouched
+    shutil.copytree(served, partial, copy_function=copy, dirs_exist_ok=True)
     recorded = _save_version(name, partial, "served before versions were kept",
                              fingerprint=_fingerprint(served))
     _append_history(name, recorded)
