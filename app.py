@@ -674,8 +674,7 @@ def describe_versions(secret, model_name):
     "value": the one served})."""
     with _refusing_with_a_sentence():
         admin.check_secret(secret)
-        if model_name not in models.MODEL_NAMES:
-            raise admin.AdminError(f"There is no model {model_name!r}.")
+        admin.check_model(model_name)
     versions = store.list_versions(model_name)
     served = store.served_version(model_name)
     if not versions:

@@ -170,8 +170,8 @@ class running_app:
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", help="a running app (default: start one)")
     parser.add_argument("--secret", help="its DIGITS_ADMIN_SECRET (with --url)")
     parser.add_argument("--model", default="cnn", help="the model to train")

@@ -26,6 +26,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import time
 
@@ -45,6 +46,9 @@ def train_command(args):
     from digits import admin, train
 
     report = admin.TrainingReport(args.report)
+    # Ctrl-C or the Admin tab's Cancel (SIGINT) stops after the current batch,
+    # also when this process was started with SIGINT ignored (a shell's `&`).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.background:
         _run_in_background()
     config = train.default_config(

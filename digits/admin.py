@@ -119,9 +119,7 @@ class TrainRequest:
 def check_request(model, epochs, batch_size, learning_rate, augment, train_images):
     """A TrainRequest from the form's values, or AdminError with a sentence
     naming the value out of bounds."""
-    if model not in models.MODEL_NAMES:
-        raise AdminError(f"There is no model {model!r} to train; choose one of: "
-                         f"{', '.join(models.MODEL_NAMES)}.")
+    check_model(model)
     request = TrainRequest(
         model=model,
         epochs=_whole_number("Epochs", epochs, EPOCHS),
@@ -139,6 +137,14 @@ def check_request(model, epochs, batch_size, learning_rate, augment, train_image
             f"({request.epochs} x {request.train_images:,} asked)."
         )
     return request
+
+
+def check_model(model):
+    """AdminError unless `model` is one of models.MODEL_NAMES (a name that
+    also becomes a folder name in the store)."""
+    if model not in models.MODEL_NAMES:
+        raise AdminError(f"There is no model {model!r}; choose one of: "
+                         f"{', '.join(models.MODEL_NAMES)}.")
 
 
 def recipe_defaults(model):
@@ -217,8 +223,10 @@ class TrainingReport:
 class JobStatus:
     """What a training job has reported so far."""
 
-    state: str = "running"  # "running", "cancelling", "finished", "failed", "cancelled"
-    stage: str = "starting"  # "starting", "training", "evaluating", "exporting", "saved"
+    # "running", "cancelling", then "finished", "failed" or "cancelled"
+    state: str = "running"
+    # "starting", "training", "evaluating", "exporting", "saved"
+    stage: str = "starting"
     model: str = ""
     epoch: int = 0
     epochs: int = 0
@@ -278,8 +286,9 @@ class TrainingJob:
         return self.process.poll() is None
 
     def cancel(self):
-        """Ask the trainer to stop (SIGINT: it ends the epoch's batch, keeps
-        nothing and exits); it is killed if it has not after the grace time."""
+        """Ask the trainer to stop (SIGINT: it stops after the current batch,
+        keeps nothing and exits); it is killed if it has not after
+        CANCEL_GRACE_SECONDS."""
         if self.running() and self.cancelled_at is None:
             self.cancelled_at = time.time()
             self.process.send_signal(signal.SIGINT)
@@ -288,11 +297,12 @@ class TrainingJob:
         """A JobStatus with every event reported so far."""
         with self._lock:
             self._enforce_cancel()
-            exit_code = self.process.poll()
+            exit_code = self.process.poll()  # before reading: no event missed
             for event in self._read_new_events():
                 _apply_event(self._status, event)
+            log_error = self._log_error() if exit_code not in (None, 0) else ""
             return _final_state(self._status, exit_code, self.cancelled_at,
-                                self._log_error())
+                                log_error)
 
     def elapsed_seconds(self):
         return time.time() - self.started
@@ -310,8 +320,8 @@ class TrainingJob:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _enforce_cancel(self):
-        late = self.cancelled_at and time.time() - self.cancelled_at > CANCEL_GRACE_SECONDS
-        if late and self.running():
+        waited = time.time() - (self.cancelled_at or time.time())
+        if waited > CANCEL_GRACE_SECONDS and self.running():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)  # the trainer and Chromium
             self.process.wait()
@@ -338,9 +348,11 @@ class TrainingJob:
 def _apply_event(status, event):
     kind = event["event"]
     if kind == "fit":
-        status.stage, status.epochs, status.steps = "training", event["epochs"], event["steps"]
+        status.stage = "training"
+        status.epochs, status.steps = event["epochs"], event["steps"]
     elif kind in ("batch", "epoch"):
-        status.epoch, status.batch, status.steps = event["epoch"], event["batch"], event["steps"]
+        status.epoch, status.batch = event["epoch"], event["batch"]
+        status.steps = event["steps"]
         status.loss, status.accuracy = event["loss"], event["accuracy"]
         status.train_seconds = event["elapsed"]
         if kind == "batch":  # an epoch's end repeats its last batch
@@ -349,7 +361,8 @@ def _apply_event(status, event):
     elif kind == "stage":
         status.stage = event["stage"]
     elif kind == "evaluated":
-        status.evaluation = {k: v for k, v in event.items() if k not in ("event", "time")}
+        status.evaluation = {key: value for key, value in event.items()
+                             if key not in ("event", "time")}
     elif kind == "saved":
         status.stage, status.version = "saved", event["version"]
         status.published = event.get("published", False)
@@ -407,6 +420,7 @@ def current_job():
 
 def publish(model, version):
     """Serve the kept `version` of `model` (the Draw tab switches to it)."""
+    check_model(model)
     try:
         return store.publish_version(model, version)
     except store.VersionError as error:
@@ -415,6 +429,7 @@ def publish(model, version):
 
 def rollback(model, to=None):
     """Serve an older version of `model`: `to`, else the one published before."""
+    check_model(model)
     try:
         return store.rollback(model, to or None)
     except store.VersionError as error:

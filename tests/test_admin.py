@@ -228,7 +228,7 @@ def test_without_a_secret_set_admin_is_off_and_says_how_to_turn_it_on(monkeypatc
     ("mlp", 1, 4096, 0.001, 20_000, "Batch size must be a number from 16 to 1024"),
     ("mlp", 1, 32, 0.001, 100, "MNIST training images must be a number from 1000"),
     ("resnet50v2", 4, 64, 0.001, 60_000, "may be at most 80,000 here"),
-    ("lenet", 1, 32, 0.001, 20_000, "There is no model 'lenet' to train"),
+    ("lenet", 1, 32, 0.001, 20_000, "There is no model 'lenet'; choose one of: mlp"),
 ])
 def test_form_values_out_of_bounds_get_a_sentence(monkeypatch, model, epochs, batch,
                                                   rate, images, sentence):
@@ -244,3 +244,16 @@ def test_training_form_starts_from_the_recipe_each_model_shipped_with():
         recipe.train_images)
     epochs, _, _, augment, images = app.training_form_defaults("resnet50v2")
     assert epochs * images <= admin.MAX_IMAGE_PASSES["resnet50v2"] and not augment
+
+
+def test_a_model_name_that_is_no_model_is_refused_before_the_store_is_touched(
+    monkeypatch, tmp_path
+):
+    monkeypatch.setenv(admin.SECRET_ENV, SECRET)
+    monkeypatch.setenv(store.STORE_ENV, str(tmp_path))
+    for call in (lambda: app.publish_version(SECRET, "../mlp", "0001"),
+                 lambda: app.rollback_version(SECRET, "../mlp"),
+                 lambda: app.describe_versions(SECRET, "../mlp")):
+        with pytest.raises(gr.Error, match=r"There is no model '\.\./mlp'"):
+            call()
+    assert list(tmp_path.iterdir()) == []

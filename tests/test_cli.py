@@ -174,8 +174,9 @@ def list_versions(seeded):
 
 def leftovers(seeded):
     """Hidden half-built folders in the store."""
-    return [p for p in [*seeded.root.glob(".staging-*"), *seeded.root.glob(".retired-*"),
-                        *seeded.root.glob(".versions/*/.partial-*")]]
+    root = seeded.root
+    return [*root.glob(".staging-*"), *root.glob(".retired-*"),
+            *root.glob(".versions/*/.partial-*")]
 
 
 def keep_version_of(seeded, model):

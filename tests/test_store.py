@@ -130,7 +130,8 @@ def test_publishing_serves_the_version_and_keeps_the_one_served_before(seeded):
     store.publish_version("mlp", version)
 
     first, second = store.list_versions("mlp")
-    assert second.id == version and second.served and store.served_version("mlp") == version
+    assert second.id == version and second.served
+    assert store.served_version("mlp") == version
     assert first.published and not first.served
     assert first.info()["note"] == "served before versions were kept"
     served = store.served_tflite("mlp").read_bytes()
