@@ -13,8 +13,14 @@ A card is `card.json` in the model's folder. Fields:
                                   too: dtype, shape, scale and zero_point (int8)
   measured                        when and on what host the variants were
                                   measured, and how latency was timed
-  drawn_accuracy                  on real pen-drawn digits (bench/drawn.py)
+  drawn_accuracy                  on real pen-drawn digits (bench/drawn.py;
+                                  after an Admin or CLI training run, only the
+                                  "centred" condition: digits.evaluation)
+  confusion_matrix                after a training run: 10x10 counts on MNIST's
+                                  test set, rows the true digit, columns read
   files                           {file name: bytes} for every shipped file
+  not_committed                   where present: {paths, why, how_to_make} for
+                                  the files the repository leaves out (too large)
   trained                         the TrainConfig, wall seconds, UTC date, host
   summary                         the Keras summary text
 """
