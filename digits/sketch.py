@@ -291,7 +291,8 @@ def _normalize_stroke(work, distance):
     if radius > 0:
         return _filter_by_disk(work, abs(radius), ndimage.maximum_filter1d, np.maximum)
     thinned = _filter_by_disk(work, abs(radius), ndimage.minimum_filter1d, np.minimum)
-    return thinned if (thinned > INK_LEVEL).sum() > 0.3 * (work > INK_LEVEL).sum() else work
+    kept = (thinned > INK_LEVEL).sum() > 0.3 * (work > INK_LEVEL).sum()
+    return thinned if kept else work
 
 
 def _filter_by_disk(image, radius, row_filter, combine):
