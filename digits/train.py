@@ -169,16 +169,17 @@ def ProgressReport(report, every_seconds=0.5):
     """A Keras callback that passes training progress to report(event).
 
     Events are dicts with "event" set to "fit" (epochs, steps per epoch), then
-    "batch" (at most one per `every_seconds`, and each epoch's last batch) and
-    "epoch"; batch and epoch events hold epoch and batch (both counted from 1),
-    steps, loss and accuracy (running means over the epoch so far) and elapsed
-    (seconds since fit began).
+    "batch" (the first batch, then at most one per `every_seconds`, and each
+    epoch's last batch) and "epoch". Batch and epoch events hold epoch and
+    batch (both counted from 1), steps, loss and accuracy (running means over
+    the epoch so far) and elapsed (seconds since fit began).
     """
     import keras
 
     class Progress(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            self.started = self.reported = time.perf_counter()
+            self.started = time.perf_counter()
+            self.reported = float("-inf")  # the first batch is always reported
             self.epoch = 1
             report({"event": "fit", "epochs": self.params["epochs"],
                     "steps": self.params["steps"]})
