@@ -55,6 +55,11 @@ CANCEL_GRACE_SECONDS = 20  # after Cancel, how long the trainer may take to stop
 # the CLI (1,000): each costs ~9 ms per CNN digit in Chromium. LiteRT still
 # checks all 10,000; the card records how many each variant was run on.
 ADMIN_TFJS_IMAGES = 300
+# The trainer's environment: besides --background (lowest priority, one
+# TensorFlow thread for training), one thread for the converters and the
+# LiteRT checks too, so that the web process keeps a core to itself.
+BACKGROUND_ENV = {"PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1",
+                  "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
 
 # The training form's limits, so that a run on a shared 2-core machine ends
 # within about an hour (the trainer runs niced, on one TensorFlow thread).
@@ -278,7 +283,7 @@ class TrainingJob:
             process = subprocess.Popen(
                 command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, **BACKGROUND_ENV},
             )
         return cls(request, started_by, folder, process)
 
