@@ -580,7 +580,6 @@ def _variant_choices(format_name):
 ADMIN_POLL_SECONDS = 1.0  # how often the Admin tab asks a training run how it goes
 ADMIN_DEFAULT_MODEL = "mlp"  # the training form's first choice: trains in minutes
 CURVE_POINTS = 400  # most points drawn per training curve
-GALLERY_PX = 84  # side of a misclassified digit in the gallery: 3x3 per pixel
 STAGES = {  # what a training run is doing, as the Admin tab says it
     "starting": "loading MNIST and starting TensorFlow",
     "training": "training",
@@ -625,15 +624,15 @@ def training_status(secret):
         return ("", _curve([], "loss"), _curve([], "accuracy"),
                 "No training run since the app started.", "", None, [], "")
     status = job.status()
-    matrix = (status.evaluation or {}).get("confusion_matrix")
+    confusion, gallery = job.pictures()
     return (
         _describe_progress(status, job.elapsed_seconds()),
         _curve([(x, loss) for x, loss, _ in status.curve], "loss"),
         _curve([(x, accuracy) for x, _, accuracy in status.curve], "accuracy"),
         _describe_run(status, job),
         _describe_evaluation(status),
-        admin.draw_confusion_matrix(matrix) if matrix else None,
-        _misclassified_gallery(job),
+        confusion,
+        gallery,
         status.version or "",
     )
 
@@ -790,16 +789,6 @@ def _describe_evaluation(status):
         "file in UCI pendigits' layout and the trainer draws the held-out writers' "
         "digits and reads them.")
     return "\n".join(rows) + note
-
-
-def _misclassified_gallery(job):
-    found = job.misclassified()
-    if found is None:
-        return []
-    images, true, predicted = found
-    scale = GALLERY_PX // sketch.FRAME
-    return [(image.repeat(scale, axis=0).repeat(scale, axis=1), f"true {t}, read {p}")
-            for image, t, p in zip(images, true, predicted)]
 
 
 def describe_admin_access():

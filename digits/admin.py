@@ -50,6 +50,7 @@ PROGRESS_FILE = "progress.jsonl"
 MISCLASSIFIED_FILE = "misclassified.npz"
 LOG_FILE = "trainer.log"
 MISCLASSIFIED_SHOWN = 40  # misclassified test digits kept for the gallery
+MISCLASSIFIED_SCALE = 3  # each shown 3x3 pixels per pixel: 84x84
 CANCEL_GRACE_SECONDS = 20  # after Cancel, how long the trainer may take to stop
 # TF.js variants are checked on fewer test digits from the Admin tab than from
 # the CLI (1,000): each costs ~9 ms per CNN digit in Chromium. LiteRT still
@@ -271,6 +272,7 @@ class TrainingJob:
         self.cancelled_at = None
         self._offset, self._status = 0, JobStatus(model=request.model,
                                                   epochs=request.epochs)
+        self._pictures = None  # drawn once the evaluation is in, see pictures()
         self._lock = threading.Lock()
 
     @classmethod
@@ -312,14 +314,32 @@ class TrainingJob:
     def elapsed_seconds(self):
         return time.time() - self.started
 
-    def misclassified(self):
-        """(images (k, 28, 28) uint8, true, predicted), or None before the
-        evaluation."""
-        path = self.folder / MISCLASSIFIED_FILE
-        if not path.is_file():
-            return None
-        with np.load(path) as saved:
-            return saved["images"], saved["true"], saved["predicted"]
+    def pictures(self):
+        """(confusion matrix PNG, [(misclassified test digit PNG, "true 7,
+        read 2")]) once the evaluation has been reported (see status), else
+        (None, []). Drawn once into the job's folder: polling costs no
+        drawing."""
+        with self._lock:
+            ready = (self.folder / MISCLASSIFIED_FILE).is_file()
+            if self._pictures is None and self._status.evaluation and ready:
+                self._pictures = self._draw_pictures()
+            return self._pictures or (None, [])
+
+    def _draw_pictures(self):
+        from PIL import Image
+
+        confusion = self.folder / "confusion.png"
+        matrix = self._status.evaluation["confusion_matrix"]
+        Image.fromarray(draw_confusion_matrix(matrix)).save(confusion)
+        gallery = []
+        with np.load(self.folder / MISCLASSIFIED_FILE) as saved:
+            found = zip(saved["images"], saved["true"], saved["predicted"])
+            for index, (digit, true, read) in enumerate(found):
+                path = self.folder / f"misclassified-{index:02d}.png"
+                big = digit.repeat(MISCLASSIFIED_SCALE, 0).repeat(MISCLASSIFIED_SCALE, 1)
+                Image.fromarray(big).save(path)
+                gallery.append((str(path), f"true {true}, read {read}"))
+        return str(confusion), gallery
 
     def remove_files(self):
         shutil.rmtree(self.folder, ignore_errors=True)
