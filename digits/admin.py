@@ -336,8 +336,8 @@ class TrainingJob:
             found = zip(saved["images"], saved["true"], saved["predicted"])
             for index, (digit, true, read) in enumerate(found):
                 path = self.folder / f"misclassified-{index:02d}.png"
-                big = digit.repeat(MISCLASSIFIED_SCALE, 0).repeat(MISCLASSIFIED_SCALE, 1)
-                Image.fromarray(big).save(path)
+                scale = MISCLASSIFIED_SCALE
+                Image.fromarray(digit.repeat(scale, 0).repeat(scale, 1)).save(path)
                 gallery.append((str(path), f"true {true}, read {read}"))
         return str(confusion), gallery
 
