@@ -111,8 +111,15 @@ def _train_and_keep(args, config, held_out, report):
 
 def _run_in_background():
     """Lowest CPU priority and one TensorFlow thread, so that a server on the
-    same machine keeps answering while this process trains."""
+    same machine keeps answering while this process trains.
+
+    On Linux the process and every child (Chromium, for the TF.js checks) is
+    scheduled SCHED_IDLE: it runs only on CPU time nothing else wants, and
+    unlike a nice value, Chromium does not set it back for its renderers.
+    """
     os.nice(BACKGROUND_NICENESS)
+    if hasattr(os, "SCHED_IDLE"):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
@@ -288,8 +295,9 @@ def build_parser():
                                    "misclassified test digits into FOLDER, for "
                                    "the Admin tab")
     train_parser.add_argument("--background", action="store_true",
-                              help="lowest CPU priority and one TensorFlow thread, "
-                                   "beside a server that must stay responsive")
+                              help="lowest CPU priority (SCHED_IDLE on Linux) and "
+                                   "one TensorFlow thread, beside a server that "
+                                   "must stay responsive")
     train_parser.set_defaults(run=train_command)
 
     evaluate_parser = commands.add_parser(
