@@ -87,7 +87,10 @@ BUNDLE_VARIANTS = {"android": export.TFLITE_VARIANTS, "browser": export.TFJS_VAR
 DRAWN_PLACEMENTS = {"centred": "centred", "jitter": "anywhere"}
 
 CSS = """
-#digit-preview img { image-rendering: pixelated; }
+#digit-preview img {
+  image-rendering: pixelated; object-fit: contain !important;
+  width: 140px !important; height: 140px !important;  /* PREVIEW */
+}
 .training-progress label { display: block; }
 .training-progress progress { width: 60%; }
 """
@@ -175,7 +178,8 @@ def classify_drawing(drawing, model_name):
 
     `drawing` is anything sketch.to_digit takes. A drawing without a readable
     digit, or an unknown model, raises gr.Error with a sentence for the user.
-    Returns ({"0".."9": probability}, (PREVIEW, PREVIEW) uint8 image).
+    Returns ({"0".."9": probability}, (28, 28) uint8 image), the image shown
+    PREVIEW px wide by the page: a PNG of a few hundred bytes to send.
     """
     runtime = load_model(model_name)
     try:
@@ -183,7 +187,7 @@ def classify_drawing(drawing, model_name):
     except sketch.SketchError as error:
         raise gr.Error(str(error), print_exception=False) from None
     probabilities = runtime.predict(digit[None])[0]
-    return dict(zip(LABELS, probabilities.tolist())), enlarge_digit(digit)
+    return dict(zip(LABELS, probabilities.tolist())), digit_image(digit)
 
 
 def classify_while_drawing(drawing, model_name):
@@ -223,11 +227,9 @@ def check_model_name(model_name):
         )
 
 
-def enlarge_digit(digit):
-    """The 28x28 model input as a uint8 image, each pixel a PREVIEW/28 square."""
-    scale = PREVIEW // sketch.FRAME
-    pixels = np.round(np.clip(digit, 0.0, 1.0) * 255).astype(np.uint8)
-    return pixels.repeat(scale, axis=0).repeat(scale, axis=1)
+def digit_image(digit):
+    """The 28x28 model input as a uint8 image, 0 (black) to 255 (white ink)."""
+    return np.round(np.clip(digit, 0.0, 1.0) * 255).astype(np.uint8)
 
 
 def model_title(name):
@@ -1084,6 +1086,9 @@ with gr.Blocks(title="Digits") as demo:
 if __name__ == "__main__":
     # Queue positions go out every QUEUE_STATUS_SECONDS instead of to every
     # waiting request each time one starts: under load that is many messages
-    # per drawing for nothing (bench/load.py).
+    # per drawing for nothing (bench/load.py). And Gradio summarises its last
+    # 10,000 requests with pandas after each one, for a monitoring page this
+    # app does not show: 1-5 ms of CPU per drawing, unless told to do it less.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
     demo.queue(status_update_rate=QUEUE_STATUS_SECONDS)
     demo.launch(css=CSS)
