@@ -78,6 +78,9 @@ PREVIEW = 140  # side of the shown 28x28 model input, pixels: 5x5 per pixel
 TOP_CLASSES = 3  # probabilities listed under the answer
 CLASSIFY_AT_ONCE = 4  # drawings classified in parallel (each ~1 ms of CPU)
 QUEUE_STATUS_SECONDS = 1.0  # how often waiting requests hear their place
+# Every drawing leaves its upload and its preview in Gradio's cache: files
+# older than an hour go, checked every 10 minutes, so the disk does not fill.
+CACHE_CLEANUP = (600, 3600)  # (every, older than), seconds
 DOWNLOADS = Path(tempfile.gettempdir()) / "digits-downloads"  # made on demand
 STAMP_CHARS = 12  # hex digits naming one version of a model's downloads
 ANDROID_DEFAULT = "tflite_int8"  # the bundles first offered: smallest, as accurate
@@ -904,7 +907,7 @@ model_names = store.available_models()
 model_choices = [(model_title(name), name) for name in model_names]
 first_model = next((n for n in (DEFAULT_MODEL, *model_names) if n in model_names), None)
 
-with gr.Blocks(title="Digits") as demo:
+with gr.Blocks(title="Digits", delete_cache=CACHE_CLEANUP) as demo:
     gr.Markdown(
         "# Digits\n"
         "Draw a digit and see what a small neural network reads; then take the "
