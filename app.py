@@ -309,7 +309,25 @@ def describe_variants(model_name):
     chosen = [variants[name] for name in export.VARIANT_NAMES if name in variants]
     rows += [_describe_variant(figures) for figures in chosen]
     notes = _describe_measurement(card.get("measured"), chosen)
-    return "\n".join(rows + ["", notes])
+    absent = _describe_absent_variants(model_name, variants)
+    return "\n".join(rows + ["", notes] + (["", absent] if absent else []))
+
+
+def _describe_absent_variants(model_name, variants):
+    """A sentence naming the variants the card lists whose files this copy of
+    the model folder lacks (too large for git), and how to make them; or ""."""
+    folder = store.model_dir(model_name)
+    absent = [variant.title for name, variant in export.VARIANTS.items()
+              if name in variants and not _is_exported(folder / variant.path)]
+    if not absent:
+        return ""
+    keras_too = ("" if (folder / store.KERAS_FILE).is_file() else
+                 f" (it is missing too: `python -m digits train --model {model_name}`"
+                 " makes it and every variant)")
+    return (f"Not in this copy of the model, so not downloadable here: "
+            f"{', '.join(absent)}; their figures above were measured when they "
+            f"were made. `python -m digits export --model {model_name}` makes "
+            f"them again from model.keras{keras_too}.")
 
 
 def _describe_variant(figures):
