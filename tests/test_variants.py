@@ -98,6 +98,7 @@ def test_export_keeps_what_the_card_knew_about_training(card):
 
 
 def test_export_without_a_keras_model_says_how_to_make_one(tmp_path):
+    (tmp_path / "cnn").mkdir()  # the store's own folder, else the shipped one serves
     result = run_cli("export", "--model", "cnn", store_dir=tmp_path)
     assert result.returncode == 1
     assert "train the model first with: python -m digits train --model cnn" in (
