@@ -12,9 +12,10 @@ call, the errors, and the share read right.
     python bench/load.py [--users 20] [--per-user 20] [--pause 0] [--model cnn]
         [--url http://127.0.0.1:7860/] [--pendigits FILE]
 
---pause is the seconds each user waits after an answer before sending the
-next drawing (a person takes a second or more to draw a digit); 0, the
-default, sends back to back: the most load N users can make.
+--pause is the mean of the seconds each user waits after an answer before
+sending the next drawing, drawn uniformly from 0 to twice that (a person
+takes a second or more to draw a digit); 0, the default, sends back to
+back: the most load N users can make.
 
 The clients run in this process, on the same CPU cores as the app: on a
 2-core machine they take a good part of it, so the figures are pessimistic.
@@ -26,6 +27,7 @@ than a few tens of milliseconds whatever the app does.
 """
 
 import argparse
+import random
 import tempfile
 import threading
 import time
@@ -53,7 +55,7 @@ def main():
     errors = [r["error"] for r in results if r["error"] is not None]
     right = sum(r["answer"] == str(labels[r["index"]]) for r in results)
     median, p95 = canvas.percentiles(times) if times else (float("nan"),) * 2
-    pace = f"{args.pause:g} s apart" if args.pause else "back to back"
+    pace = f"{args.pause:g} s apart on average" if args.pause else "back to back"
     print(f"{args.users} users x {args.per_user} drawings ({pace}) to /classify "
           f"({args.model}), gradio_client, end to end")
     print(f"throughput {len(times) / seconds:.1f} drawings/s over {seconds:.1f} s")
@@ -88,6 +90,7 @@ def run_users(args, url, paths):
 
 
 def draw_one_after_another(client, args, paths, user, start, results):
+    pauses = random.Random(user)
     start.wait()
     for index in range(user * args.per_user, (user + 1) * args.per_user):
         drawing = {"background": None, "layers": [],
@@ -101,7 +104,7 @@ def draw_one_after_another(client, args, paths, user, start, results):
             error = f"{type(failure).__name__}: {failure}"[:200]
         results.append({"index": index, "answer": answer, "error": error,
                         "ms": 1000 * (time.perf_counter() - started)})
-        time.sleep(args.pause)
+        time.sleep(pauses.uniform(0, 2 * args.pause))
 
 
 def write_png(folder, index, rgba):
