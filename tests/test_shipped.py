@@ -14,7 +14,7 @@ import pytest
 from digits import export, release, runtimes, store, train
 
 # Least MNIST test accuracy per model shipped with its Keras file and every
-# variant. ResNet50V2 ships only two small variants: see its tests below.
+# variant. ResNet50V2 ships only its three small variants: see its tests below.
 SHIPPED = {"mlp": 0.978, "mlp_functional": 0.978, "mlp_subclassed": 0.978,
            "cnn": 0.993, "transfer": 0.985}
 TFJS_SAMPLE = 300  # test images each TF.js variant is run on again here
@@ -118,14 +118,16 @@ def test_card_records_how_the_model_was_trained(shipped):
     assert trained["seconds"] > 0
 
 
-# ResNet50V2 ships without its Keras file and float32 exports (~95 MB each;
-# .gitignore keeps them out, retraining makes them): its dynamic-range
-# .tflite and uint8 TF.js model are what is served and downloaded, and its
-# card holds the figures measured against Keras when they were made.
+# ResNet50V2 ships without its Keras file and its float32 and float16 exports
+# (47-280 MB each; .gitignore keeps them out, retraining makes them): its
+# dynamic-range and int8 .tflite files and uint8 TF.js model are what is
+# served and downloaded, and its card holds the figures measured against
+# Keras when they were made.
 
 RESNET = "resnet50v2"
 RESNET_LEAST_ACCURACY = 0.98  # MNIST test, Keras and the served .tflite alike
-RESNET_FILES = ("labels.txt", "model_dynamic.tflite", "tfjs_uint8/model.json")
+RESNET_FILES = ("labels.txt", "model_dynamic.tflite", "model_int8.tflite",
+                "tfjs_uint8/model.json")
 RESNET_TFJS_SAMPLE = 100  # ~0.3 s per ResNet digit in TF.js on the CPU
 
 
@@ -158,6 +160,17 @@ def test_resnet_served_tflite_reproduces_its_card_in_litert(resnet_served, mnist
     accuracy = np.mean(resnet_served == mnist.y_test)
     assert figures["accuracy"] == accuracy >= RESNET_LEAST_ACCURACY
     assert figures["agreement"] >= 0.995 and figures["n"] == 10_000
+
+
+def test_resnet_int8_tflite_reproduces_its_card_in_litert(resnet_served, mnist):
+    path = store.model_dir(RESNET) / export.VARIANTS["tflite_int8"].path
+    with runtimes.load(path) as litert:
+        predicted = litert.predict(mnist.x_test).argmax(axis=1)
+    figures = store.read_card(RESNET)["variants"]["tflite_int8"]
+    assert figures["accuracy"] == np.mean(predicted == mnist.y_test) >= RESNET_LEAST_ACCURACY
+    assert figures["agreement"] >= 0.995 and figures["n"] == 10_000
+    # the two quantized .tflite files read the same digit almost always
+    assert np.mean(predicted == resnet_served) >= 0.995
 
 
 @pytest.mark.browser
