@@ -51,6 +51,7 @@ def write_card(folder, card):
     ) as handle:
         json.dump(card, handle, indent=2, sort_keys=True)
         handle.write("\n")
+    os.chmod(handle.name, 0o644)  # served files are readable by all; temp files are 0600
     os.replace(handle.name, path)
     return path
 
