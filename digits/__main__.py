@@ -254,11 +254,11 @@ def build_parser():
                                    "rate, no jitter); the options below change "
                                    "either")
     train_parser.add_argument("--epochs", type=int,
-                              help="passes over the data (default: per model, 12)")
+                              help="passes over the data (default: per model, 4-16)")
     train_parser.add_argument("--batch-size", type=int, help="default 64")
     train_parser.add_argument("--learning-rate", type=float,
-                              help="Adam's initial rate, halved every 3 epochs "
-                                   "(default 0.001)")
+                              help="Adam's peak rate (default 0.001; fast: 0.004), "
+                                   "decayed to almost 0 by the last epoch")
     train_parser.add_argument("--augment", action=argparse.BooleanOptionalAction,
                               help="jitter training images by small shifts, "
                                    "rotations and zooms (default: on for cnn "
