@@ -3,6 +3,7 @@
 import io
 import re
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -248,9 +249,16 @@ def test_refusals_and_digits_are_those_of_the_plain_computation(seed):
 def test_disc_filters_equal_scipys_grey_dilation_and_erosion(radius):
     image = np.random.default_rng(0).random((80, 57)).astype(np.float32)
     disc = sketch_reference.disc_footprint(radius)
-    dilated = sketch._filter_by_disk(image, radius, ndimage.maximum_filter1d,
-                                     np.maximum)
-    eroded = sketch._filter_by_disk(image, radius, ndimage.minimum_filter1d,
-                                    np.minimum)
+    dilated = sketch._filter_by_disk(image, radius, cv2.dilate)
+    eroded = sketch._filter_by_disk(image, radius, cv2.erode)
     assert np.array_equal(dilated, ndimage.grey_dilation(image, footprint=disc))
     assert np.array_equal(eroded, ndimage.grey_erosion(image, footprint=disc))
+
+
+@pytest.mark.parametrize("ink_share", [0.3, 0.6, 0.9])
+def test_distances_to_the_background_equal_scipys_exactly(ink_share):
+    rng = np.random.default_rng(1)
+    work = ndimage.uniform_filter(rng.random((80, 61)), 7).astype(np.float32)
+    work = (work > np.quantile(work, 1 - ink_share)).astype(np.float32)  # blobs
+    expected = ndimage.distance_transform_edt(np.pad(work > sketch.INK_LEVEL, 1))
+    assert np.array_equal(sketch._distance_to_background(work), expected)
