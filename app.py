@@ -51,6 +51,7 @@ refused without it (see digits.admin):
 
 import contextlib
 import hashlib
+import io
 import os
 import shutil
 import tempfile
@@ -82,6 +83,7 @@ QUEUE_STATUS_SECONDS = 1.0  # how often waiting requests hear their place
 # older than an hour go, checked every 10 minutes, so the disk does not fill.
 CACHE_CLEANUP = (600, 3600)  # (every, older than), seconds
 DOWNLOADS = Path(tempfile.gettempdir()) / "digits-downloads"  # made on demand
+PREVIEWS = Path(tempfile.gettempdir()) / "digits-previews"  # see digit_image
 STAMP_CHARS = 12  # hex digits naming one version of a model's downloads
 ANDROID_DEFAULT = "tflite_int8"  # the bundles first offered: smallest, as accurate
 BROWSER_DEFAULT = "tfjs_uint8"
@@ -231,8 +233,44 @@ def check_model_name(model_name):
 
 
 def digit_image(digit):
-    """The 28x28 model input as a uint8 image, 0 (black) to 255 (white ink)."""
-    return np.round(np.clip(digit, 0.0, 1.0) * 255).astype(np.uint8)
+    """The 28x28 model input as a PNG file, 0 (black) to 255 (white ink).
+
+    The file is named by its content and written once, under a temporary
+    name and then renamed. Returned as pixels, Gradio would encode it into
+    its cache itself, rewriting in place the file of an identical image (two
+    people clicking the same example) while another request downloads it.
+    """
+    pixels = np.round(np.clip(digit, 0.0, 1.0) * 255).astype(np.uint8)
+    encoded = io.BytesIO()
+    Image.fromarray(pixels).save(encoded, format="PNG")
+    png = encoded.getvalue()
+    path = PREVIEWS / f"{hashlib.sha256(png).hexdigest()[:32]}.png"
+    if not path.exists():
+        PREVIEWS.mkdir(parents=True, exist_ok=True)
+        handle, partial = tempfile.mkstemp(dir=PREVIEWS, suffix=".part")
+        with os.fdopen(handle, "wb") as file:
+            file.write(png)
+        os.chmod(partial, 0o644)
+        os.replace(partial, path)
+        _forget_old_previews()
+    return str(path)
+
+
+def _forget_old_previews(now=None):
+    """Delete previews older than CACHE_CLEANUP's age, at most once per its
+    period: Gradio has copied each into its own cache by then."""
+    every, older_than = CACHE_CLEANUP
+    now = time.time() if now is None else now
+    if now - _previews_pruned[0] < every:
+        return
+    _previews_pruned[0] = now
+    for entry in os.scandir(PREVIEWS):
+        with contextlib.suppress(OSError):
+            if now - entry.stat().st_mtime > older_than:
+                os.remove(entry.path)
+
+
+_previews_pruned = [time.time()]  # when _forget_old_previews last looked
 
 
 def model_title(name):

@@ -86,9 +86,14 @@ def test_drawing_on_the_canvas_reads_as_its_digit():
 def test_preview_shows_the_28x28_input_pixel_for_pixel():
     drawing = as_canvas_value(load_example(4))
     _, preview = app.classify_drawing(drawing, MODEL)
-    assert preview.shape == (28, 28) and preview.dtype == np.uint8
-    seen = preview.astype(np.float32) / 255
+    pixels = np.asarray(Image.open(preview))
+    assert pixels.shape == (28, 28) and pixels.dtype == np.uint8
+    seen = pixels.astype(np.float32) / 255
     assert np.abs(seen - sketch.to_digit(drawing)).max() <= 0.5 / 255
+    # the same drawing again: the same file, written once, never rewritten
+    stamp = os.stat(preview).st_mtime_ns
+    assert app.classify_drawing(drawing, MODEL)[1] == preview
+    assert os.stat(preview).st_mtime_ns == stamp
 
 
 def test_blank_canvas_is_an_error_with_a_sentence():
