@@ -18,7 +18,8 @@ runtime (for TF.js, inside the page), the figure the Export tab shows.
 
 The TF.js runtime needs Chromium (`apt-get install chromium`, or the path in
 DIGITS_CHROMIUM), the Python package playwright, and tf.min.js from
-`npm install` at the repository root (or its path in DIGITS_TFJS_LIB).
+`npm install` at the repository root (or its path in DIGITS_TFJS_LIB; the
+copy in digits/web/ serves where npm never ran).
 """
 
 import base64
@@ -46,6 +47,7 @@ LATENCY_WARMUP = 10  # single-digit runs before timing starts (caches, kernels)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TFJS_LIB_ENV = "DIGITS_TFJS_LIB"  # overrides the path to tf.min.js
 TFJS_LIB = REPO_ROOT / "node_modules" / "@tensorflow" / "tfjs" / "dist" / "tf.min.js"
+BUNDLED_TFJS_LIB = REPO_ROOT / "digits" / "web" / "tf.min.js"  # a copy of it
 CHROMIUM_ENV = "DIGITS_CHROMIUM"  # overrides the Chromium executable
 CHROMIUM_NAMES = (
     "chromium",
@@ -402,8 +404,12 @@ async ([pixels, n, warmup]) => {
 
 
 def find_tfjs_library():
-    """Path to tf.min.js: DIGITS_TFJS_LIB, else node_modules at the repo root."""
-    library = Path(os.environ.get(TFJS_LIB_ENV) or TFJS_LIB)
+    """Path to tf.min.js: DIGITS_TFJS_LIB, else node_modules at the repo root,
+    else the same build committed for the browser bundle (digits/web/), so a
+    Space where npm never ran can verify TF.js exports too."""
+    chosen = os.environ.get(TFJS_LIB_ENV)
+    library = Path(chosen) if chosen else next(
+        (path for path in (TFJS_LIB, BUNDLED_TFJS_LIB) if path.is_file()), TFJS_LIB)
     if not library.is_file():
         raise RuntimeError(
             f"TF.js library not found at {library}; run `npm install` in "
