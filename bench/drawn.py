@@ -13,7 +13,7 @@ no shipped model trained on them); --all-writers uses all 30.
         [--pendigits ../shared/data/pendigits_train.json]
         [--render-tool ../shared/tools/render_strokes.py]
 
---record writes the figures into each model's card. About 4 minutes on
+--record writes the figures into each model's card. About 90 seconds on
 2 cores for the held-out writers.
 """
 
