@@ -84,6 +84,9 @@ QUEUE_STATUS_SECONDS = 1.0  # how often waiting requests hear their place
 CACHE_CLEANUP = (600, 3600)  # (every, older than), seconds
 DOWNLOADS = Path(tempfile.gettempdir()) / "digits-downloads"  # made on demand
 PREVIEWS = Path(tempfile.gettempdir()) / "digits-previews"  # see digit_image
+# Previews are served from where they are written instead of each being
+# copied into Gradio's cache: they never change (named by their content).
+gr.set_static_paths([PREVIEWS])
 STAMP_CHARS = 12  # hex digits naming one version of a model's downloads
 ANDROID_DEFAULT = "tflite_int8"  # the bundles first offered: smallest, as accurate
 BROWSER_DEFAULT = "tfjs_uint8"
@@ -258,7 +261,7 @@ def digit_image(digit):
 
 def _forget_old_previews(now=None):
     """Delete previews older than CACHE_CLEANUP's age, at most once per its
-    period: Gradio has copied each into its own cache by then."""
+    period, as Gradio does with its cache."""
     every, older_than = CACHE_CLEANUP
     now = time.time() if now is None else now
     if now - _previews_pruned[0] < every:
