@@ -12,8 +12,9 @@ API endpoints (gradio_client), each also a plain function here:
                       drawing: an image file (handle_file) or the Sketchpad's
                       {"background", "layers", "composite"}; a canvas with
                       no readable digit is an error with a sentence
-    /classify_live    the same as the canvas changes; no digit clears the
-                      answer and returns the sentence as a third output
+    /classify_live    the same as the canvas changes, and a third output: a
+                      sentence why there is no answer (the answer cleared),
+                      or why to doubt it (digits.doubt), or ""
     /describe_models  () -> Markdown table of every model's card
     /describe_variants (model name) -> Markdown table of its export variants:
                       bytes, ratio to float32, MNIST accuracy and agreement
@@ -67,7 +68,7 @@ from gradio_client.utils import is_file_obj_with_meta
 from PIL import Image, UnidentifiedImageError
 from pydantic import PrivateAttr, ValidationError, model_validator
 
-from digits import LABELS, admin, export, models, sketch, store
+from digits import LABELS, admin, doubt, export, models, sketch, store
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"  # <digit name>.png
 DIGIT_NAMES = ("zero", "one", "two", "three", "four")
@@ -189,23 +190,46 @@ def classify_drawing(drawing, model_name):
     Returns ({"0".."9": probability}, (28, 28) uint8 image), the image shown
     PREVIEW px wide by the page: a PNG of a few hundred bytes to send.
     """
+    digit, probabilities = read_drawing(drawing, model_name)
+    return dict(zip(LABELS, probabilities.tolist())), digit_image(digit)
+
+
+def classify_while_drawing(drawing, model_name):
+    """classify_drawing for the live canvas, with a third output: while there
+    is no digit yet, the answer is cleared and the sentence says why, instead
+    of an error popup per stroke; with an answer, the sentence says whether
+    to doubt it (digits.doubt), else is empty."""
+    try:
+        digit, probabilities = read_drawing(drawing, model_name)
+    except gr.Error as error:
+        return None, None, error.message
+    label = dict(zip(LABELS, probabilities.tolist()))
+    return label, digit_image(digit), describe_doubt(model_name, digit, probabilities)
+
+
+def explain_reading(drawing, model_name):
+    """The doubt sentence about a drawing's reading, or "": for the Classify
+    button, whose own outputs are those of the /classify API."""
+    try:
+        digit, probabilities = read_drawing(drawing, model_name)
+    except gr.Error as error:
+        return error.message
+    return describe_doubt(model_name, digit, probabilities)
+
+
+def read_drawing(drawing, model_name):
+    """(the (28, 28) model input, the served model's 10 probabilities)."""
     runtime = load_model(model_name)
     try:
         digit = sketch.to_digit(drawing)
     except sketch.SketchError as error:
         raise gr.Error(str(error), print_exception=False) from None
-    probabilities = runtime.predict(digit[None])[0]
-    return dict(zip(LABELS, probabilities.tolist())), digit_image(digit)
+    return digit, runtime.predict(digit[None])[0]
 
 
-def classify_while_drawing(drawing, model_name):
-    """classify_drawing for the live canvas: while there is no digit yet, clear
-    the answer and return the reason, instead of an error popup per stroke."""
-    try:
-        label, preview = classify_drawing(drawing, model_name)
-    except gr.Error as error:
-        return None, None, error.message
-    return label, preview, ""
+def describe_doubt(model_name, digit, probabilities):
+    found = doubt.doubt(model_name, digit, probabilities)
+    return found.sentence if found else ""
 
 
 def load_model(model_name):
@@ -1003,7 +1027,8 @@ with gr.Blocks(title="Digits", delete_cache=CACHE_CLEANUP) as demo:
                     classify = gr.Button("Classify", variant="primary", scale=1)
             with gr.Column(scale=2, min_width=240):
                 label = gr.Label(num_top_classes=TOP_CLASSES, label="The model reads")
-                hint = gr.Markdown(label="Why no answer")  # while there is none
+                # why there is no answer yet, or why to doubt the one there is
+                hint = gr.Markdown(label="Note")
                 preview = gr.Image(
                     label="What the model saw: 28x28 pixels, white ink on black",
                     format="png",
@@ -1077,6 +1102,13 @@ with gr.Blocks(title="Digits", delete_cache=CACHE_CLEANUP) as demo:
         api_name="classify",
         concurrency_id="classify",
         concurrency_limit=CLASSIFY_AT_ONCE,
+    ).success(
+        explain_reading,
+        [canvas, model],
+        hint,
+        api_visibility="private",
+        show_progress="hidden",
+        concurrency_id="classify",
     )
     gr.on(
         [canvas.input, canvas.change, model.change],

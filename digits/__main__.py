@@ -34,7 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ logs
 
 import numpy as np
 
-from digits import data, export, models, sketch, store
+from digits import data, doubt, export, models, sketch, store
 
 RUNTIME_FILES = {"keras": store.KERAS_FILE, "litert": store.TFLITE_FILE,
                  "tfjs": store.TFJS_DIR}
@@ -152,14 +152,17 @@ def predict_command(args):
     failed = 0
     for path in args.images:
         try:
-            probabilities = runtime.predict(sketch.to_digit(path)[None])[0]
+            digit = sketch.to_digit(path)
         except sketch.SketchError as error:
             failed += 1
             _print_json({"file": path, "error": str(error)})
             continue
+        probabilities = runtime.predict(digit[None])[0]
+        found = doubt.doubt(args.model, digit, probabilities)
         _print_json({"file": path, "digit": int(probabilities.argmax()),
                      "confidence": float(probabilities.max()),
-                     "probabilities": [round(float(p), 6) for p in probabilities]})
+                     "probabilities": [round(float(p), 6) for p in probabilities],
+                     "doubt": found.sentence if found else None})
     return 1 if failed else 0
 
 

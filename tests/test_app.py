@@ -325,6 +325,19 @@ def test_client_reads_a_sketchpad_shaped_drawing(client):
     assert label["label"] == "7"
 
 
+def test_client_hears_why_to_doubt_a_drawing_that_is_no_digit(client, tmp_path):
+    sys.path.insert(0, str(REPO / "bench"))
+    import nondigits
+
+    path = save_png(nondigits.non_digits()["number 45"], tmp_path, "45.png")
+    label, preview, note = client.predict(handle_file(path), MODEL,
+                                          api_name="/classify_live")
+    assert label["label"] in "0123456789" and preview is not None
+    assert note.startswith("Not sure") and "one digit" in note
+    _, _, note = client.predict(handle_file(EXAMPLES[7]), MODEL, api_name="/classify_live")
+    assert note == ""
+
+
 def test_client_reads_a_huge_upload(client, tmp_path):
     big = Image.fromarray(load_example(4)).resize((4000, 4000), Image.BICUBIC)
     path = save_png(np.asarray(big), tmp_path, "big.png")

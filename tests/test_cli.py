@@ -66,6 +66,7 @@ def test_predict_reads_each_drawing_right():
         assert line["digit"] == NUMBERS[path.stem], path.name
         assert len(line["probabilities"]) == 10
         assert line["confidence"] == pytest.approx(max(line["probabilities"]), abs=1e-6)
+        assert line["doubt"] is None  # each example is plainly its digit
 
 
 def test_predict_reports_a_corrupt_file_and_goes_on(tmp_path):
