@@ -95,10 +95,20 @@ BUNDLE_VARIANTS = {"android": export.TFLITE_VARIANTS, "browser": export.TFJS_VAR
 # Drawn-digit accuracies in a card (measured by bench/), and the table's words.
 DRAWN_PLACEMENTS = {"centred": "centred", "jitter": "anywhere"}
 
+PICK_PEN_JS = """() => {
+  const pick = () => document.querySelector('#drawing-canvas button[aria-label="Brush"]');
+  requestAnimationFrame(() => pick()?.click());
+}"""
 CSS = """
 #digit-preview img {
   image-rendering: pixelated; object-fit: contain !important;
   width: 140px !important; height: 140px !important;  /* PREVIEW */
+}
+/* On a phone the square canvas is as wide as the screen: a block no taller
+   than that brings the answer up where the person drawing can see it. */
+@media (max-width: 640px) {
+  #drawing-canvas { height: calc(100vw - 70px) !important; }
+  #digit-preview { height: auto !important; }
 }
 .training-progress label { display: block; }
 .training-progress progress { width: 60%; }
@@ -311,9 +321,10 @@ def model_title(name):
 
 
 def blank_canvas():
-    """A transparent CANVAS x CANVAS RGBA image: the canvas starts (and restarts,
-    after the bin) with the pen selected, and strokes stay told apart from the
-    background by their alpha, however much of the canvas they cover."""
+    """A transparent CANVAS x CANVAS RGBA image: the canvas starts with the pen
+    selected, and strokes stay told apart from the background by their alpha,
+    however much of the canvas they cover (after the bin, the page picks the
+    pen again: PICK_PEN_JS)."""
     return np.zeros((CANVAS, CANVAS, 4), np.uint8)
 
 
@@ -1002,6 +1013,11 @@ with gr.Blocks(title="Digits", delete_cache=CACHE_CLEANUP) as demo:
             "Draw one digit, 0 to 9, large and in the middle of the canvas. "
             "The answer follows your pen; the bin icon above the canvas clears it."
         )
+        # the model above the canvas: on a phone, where the columns stack,
+        # the answer then comes right under the canvas
+        with gr.Row(equal_height=False):
+            model = gr.Dropdown(model_choices, value=first_model, label="Model", scale=5)
+            classify = gr.Button("Classify", variant="primary", scale=1, min_width=110)
         with gr.Row():
             with gr.Column(scale=3, min_width=320):
                 canvas = DrawingCanvas(
@@ -1019,14 +1035,13 @@ with gr.Blocks(title="Digits", delete_cache=CACHE_CLEANUP) as demo:
                     ),
                     eraser=gr.Eraser(default_size=3 * BRUSH),
                     height=CANVAS + 100,  # room for the toolbar: the canvas at ~100%
+                    elem_id="drawing-canvas",
                 )
-                with gr.Row():
-                    model = gr.Dropdown(
-                        model_choices, value=first_model, label="Model", scale=3
-                    )
-                    classify = gr.Button("Classify", variant="primary", scale=1)
             with gr.Column(scale=2, min_width=240):
-                label = gr.Label(num_top_classes=TOP_CLASSES, label="The model reads")
+                label = gr.Label(
+                    num_top_classes=TOP_CLASSES, label="The model reads",
+                    elem_id="digit-answer",
+                )
                 # why there is no answer yet, or why to doubt the one there is
                 hint = gr.Markdown(label="Note")
                 preview = gr.Image(
@@ -1122,9 +1137,10 @@ with gr.Blocks(title="Digits", delete_cache=CACHE_CLEANUP) as demo:
         concurrency_id="classify",
         concurrency_limit=CLASSIFY_AT_ONCE,
     )
-    canvas.clear(
-        blank_canvas, None, canvas, api_name="clear_canvas", api_visibility="private"
-    )
+    # After the bin the editor drops its pen ("select the draw tool"). Picking
+    # it again in the page, not by sending a blank canvas from the server,
+    # leaves no moment in which a blank canvas arriving late wipes a stroke.
+    canvas.clear(None, None, None, js=PICK_PEN_JS)
     demo.load(describe_models, None, cards, api_name="describe_models")
     gr.on(
         [demo.load, export_model.change],

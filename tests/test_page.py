@@ -1,0 +1,84 @@
+"""The Draw tab in a real headless Chromium: strokes drawn with the mouse on
+the page's canvas are read, also right after the bin cleared the canvas, and
+on a phone's screen the answer shows without scrolling."""
+
+import sys
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+
+import server  # noqa: E402
+from digits import runtimes  # noqa: E402
+
+ONE = [(0.5, 0.2), (0.5, 0.8)]
+SEVEN = [(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]
+
+
+@pytest.fixture(scope="module")
+def open_page():
+    """open_page(width, height): the app's page in a headless Chromium window."""
+    with server.AppProcess() as app, sync_playwright() as playwright:
+        app.wait_until_listening()
+        browser = playwright.chromium.launch(
+            executable_path=runtimes.find_chromium(), args=["--no-sandbox"])
+
+        def open_page(width, height):
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(app.url + "/")
+            page.locator("#drawing-canvas canvas").first.wait_for()
+            return page
+
+        yield open_page
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(open_page):
+    return open_page(1280, 900)
+
+
+def draw(page, points):
+    """One stroke through `points`, given as fractions of the drawing area."""
+    area = page.locator("#drawing-canvas canvas").first.bounding_box()
+    side = min(area["width"], area["height"])  # the square canvas, centred
+    left = area["x"] + (area["width"] - side) / 2
+    top = area["y"] + (area["height"] - side) / 2
+    at = [(left + x * side, top + y * side) for x, y in points]
+    page.mouse.move(*at[0])
+    page.mouse.down()
+    for point in at[1:]:
+        page.mouse.move(*point, steps=10)
+    page.mouse.up()
+
+
+def answer(page, other_than=None):
+    """The digit the page shows as its answer, once one other than
+    `other_than` shows."""
+    page.wait_for_function(
+        """previous => {
+            const shown = document.querySelector('#digit-answer .output-class');
+            return shown && shown.innerText.trim() !== previous;
+        }""", arg=other_than, timeout=10_000)
+    return page.locator("#digit-answer .output-class").inner_text().strip()
+
+
+def test_a_stroke_drawn_on_the_page_is_read(page):
+    draw(page, ONE)
+    assert answer(page) == "1"
+
+
+def test_a_stroke_right_after_the_bin_is_kept(page):
+    page.get_by_label("Clear canvas").first.click()
+    draw(page, SEVEN)  # at once: no reply from the server can wipe it
+    assert answer(page, other_than="1") == "7"
+
+
+def test_on_a_phone_the_answer_shows_under_the_canvas_without_scrolling(open_page):
+    phone = open_page(390, 844)
+    draw(phone, SEVEN)
+    assert answer(phone) == "7"
+    headline = phone.locator("#digit-answer .output-class").bounding_box()
+    assert headline["y"] + headline["height"] <= 844
