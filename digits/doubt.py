@@ -49,7 +49,7 @@ def second_opinion(model_name):
 def doubt(model_name, digit, probabilities):
     """A Doubt about `model_name` reading `digit` (the (28, 28) input) as
     `probabilities`, or None when the reading is sure. The second opinion is
-    skipped when the store serves no such model."""
+    skipped when the store serves no such model or it cannot be run."""
     order = np.argsort(probabilities)[::-1]
     top, runner_up = int(order[0]), int(order[1])
     if probabilities[top] < SURE:
@@ -61,7 +61,10 @@ def doubt(model_name, digit, probabilities):
     other = second_opinion(model_name)
     if other == model_name or store.served_tflite(other) is None:
         return None
-    other_top = int(np.argmax(store.served_runtime(other).predict(digit[None])[0]))
+    try:
+        other_top = int(np.argmax(store.served_runtime(other).predict(digit[None])[0]))
+    except (OSError, ValueError, RuntimeError):  # a broken second model: no opinion
+        return None
     if other_top != top:
         return Doubt("disagreement", (
             f"Not sure: this reads as {top}, but the {other.upper()}, which "
