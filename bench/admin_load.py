@@ -32,6 +32,8 @@ from pathlib import Path
 
 from gradio_client import Client, handle_file
 
+import server
+
 REPO = Path(__file__).resolve().parent.parent
 DRAWINGS = sorted(str(p) for p in (REPO / "examples").glob("*.png"))
 STARTUP_SECONDS = 120  # longest wait for `python app.py` to answer
@@ -40,13 +42,14 @@ POLL_SECONDS = 1.0  # how often the run's stage is asked for
 
 def main():
     args = parse_args()
-    if args.url:
-        report(args, args.url, args.secret)
-        return
-    with tempfile.TemporaryDirectory(prefix="digits-admin-load-") as store:
-        secret = secrets.token_urlsafe(16)
-        with running_app(Path(store), secret) as url:
-            report(args, url, secret)
+    with server.client_downloads_cleared():
+        if args.url:
+            report(args, args.url, args.secret)
+            return
+        with tempfile.TemporaryDirectory(prefix="digits-admin-load-") as store:
+            secret = secrets.token_urlsafe(16)
+            with running_app(Path(store), secret) as url:
+                report(args, url, secret)
 
 
 def report(args, url, secret):

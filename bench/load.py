@@ -42,7 +42,7 @@ import server
 def main():
     args = parse_args()
     labels, drawings = canvas.pen_drawings(args.pendigits, args.users * args.per_user)
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, server.client_downloads_cleared():
         paths = [write_png(folder, index, rgba) for index, rgba in enumerate(drawings)]
         if args.url:
             results, seconds = run_users(args, args.url, paths)

@@ -5,11 +5,13 @@ it through the HTTP API the way the browser sends it: the PNG uploaded to
 from the event stream.
 """
 
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -95,3 +97,17 @@ def _read_result(lines):
                 raise RuntimeError(f"the app answered with an error: {payload}")
             return payload
     raise RuntimeError("the event stream ended without an answer")
+
+
+@contextlib.contextmanager
+def client_downloads_cleared():
+    """gradio_client downloads each output file through a folder it makes in
+    the temp directory and leaves there, empty: thousands per load run. Inside
+    this block they are made in a folder of our own, removed on exit."""
+    with tempfile.TemporaryDirectory(prefix="digits-client-") as folder:
+        before, tempfile.tempdir = tempfile.tempdir, folder
+        try:
+            yield
+        finally:
+            tempfile.tempdir = before
+
