@@ -356,8 +356,8 @@ def describe_models():
             f"| {_percent(card.get('mnist_test_accuracy'))} "
             f"| {_describe_drawn_accuracy(card.get('drawn_accuracy'))} "
             f"| {_describe_training(card.get('trained'))} "
-            f"| {_size(folder / store.TFLITE_FILE)} "
-            f"| {_size(folder / store.TFJS_DIR)} |"
+            f"| {_describe_first_file(folder, export.TFLITE_VARIANTS)} "
+            f"| {_describe_first_file(folder, export.TFJS_VARIANTS)} |"
         )
         drawn_sets.add(_describe_drawn_set(card.get("drawn_accuracy")))
     notes = ["MNIST test: top-1 accuracy on its 10,000 test images."]
@@ -386,7 +386,20 @@ def describe_variants(model_name):
     rows += [_describe_variant(figures) for figures in chosen]
     notes = _describe_measurement(card.get("measured"), chosen)
     absent = _describe_absent_variants(model_name, variants)
-    return "\n".join(rows + ["", notes] + (["", absent] if absent else []))
+    withheld = describe_withheld(card)
+    return "\n".join(rows + ["", notes] + [f"\n{s}" for s in (absent, withheld) if s])
+
+
+def describe_withheld(card):
+    """A sentence naming the variants left out of a version because they
+    disagreed with its Keras model too often, and why; or ""."""
+    reasons = [figures.get("withheld", name)
+               for name, figures in (card.get("withheld") or {}).items()]
+    if not reasons:
+        return ""
+    return (f"Left out of this version: {' '.join(reasons)} A model trained on "
+            "more images or for more epochs is surer of its digits, and its "
+            "quantized variants then agree with it.")
 
 
 def _describe_absent_variants(model_name, variants):
@@ -459,7 +472,9 @@ def export_again(model_name, secret, progress=gr.Progress()):
 
     Needs MNIST (DIGITS_MNIST or Keras' download), and Chromium with
     Playwright for the TF.js checks; about 1 minute for the MLP and 2 for the
-    CNN on 2 CPU cores. Nothing is published unless every variant passes.
+    CNN on 2 CPU cores. Nothing is published unless both float32 variants
+    agree with Keras; a quantized one that does not is left out, and the
+    variant table says so.
     """
     with _refusing_with_a_sentence():
         admin.check_secret(secret)
@@ -492,6 +507,15 @@ def prepare_downloads(model_name):
     check_model_name(model_name)
     return tuple(_download_variant(model_name, variant)
                  for variant in export.VARIANTS.values())
+
+
+def lock_absent_downloads(model_name):
+    """After prepare_downloads, in the page: the button of a variant this
+    copy of the model lacks is greyed out rather than one that does nothing."""
+    folder = store.model_dir(model_name) if model_name else None
+    return tuple(
+        gr.update(interactive=bool(folder) and _is_exported(folder / variant.path))
+        for variant in export.VARIANTS.values())
 
 
 def _download_variant(model_name, variant):
@@ -650,12 +674,27 @@ def _describe_training(trained):
         return "?"
     epochs = (trained.get("config") or {}).get("epochs")
     seconds = trained.get("seconds")
+    if not isinstance(seconds, (int, float)):
+        took = ""
+    else:
+        took = f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
     parts = [
-        f"{epochs} epochs" if epochs else "",
-        f"{seconds / 60:.1f} min" if isinstance(seconds, (int, float)) else "",
+        f"{epochs} epoch{'s' if epochs != 1 else ''}" if epochs else "",
+        took,
         str(trained.get("date") or "")[:10],
     ]
     return ", ".join(part for part in parts if part) or "?"
+
+
+def _describe_first_file(folder, variants):
+    """Size of the first of `variants` (float32 first) this copy of the model
+    holds, naming the variant when it is not the float32 one."""
+    for name in variants:
+        path = folder / export.VARIANTS[name].path
+        if _is_exported(path):
+            plain = name in ("tflite_float32", "tfjs_float32")
+            return _size(path) + ("" if plain else f" ({name.split('_', 1)[1]})")
+    return "missing"
 
 
 def _size(path):
@@ -849,8 +888,12 @@ def _curve(points, metric):
 def _describe_run(status, job):
     model = job.request.model
     if status.state == "finished":
-        return (f"Kept {model} version {status.version}, not served yet: compare "
+        kept = (f"Kept {model} version {status.version}, not served yet: compare "
                 "it below, then *Publish* it to serve it in the Draw tab.")
+        with contextlib.suppress(store.VersionError, OSError, ValueError):
+            withheld = describe_withheld(store.find_version(model, status.version).card())
+            kept += f" {withheld}" if withheld else ""
+        return kept
     if status.state == "failed":
         return (f"The run stopped: {status.message} Nothing was kept; the served "
                 "model is unchanged.")
@@ -1155,7 +1198,8 @@ with gr.Blocks(title="Digits", delete_cache=CACHE_CLEANUP) as demo:
         [export_model],
         variant_files,
         api_name="downloads",
-    )
+    ).then(lock_absent_downloads, [export_model], variant_files,
+           api_visibility="private", show_progress="hidden")
     bundle_inputs = [export_model, android_variant, browser_variant]
     bundle_outputs = [android_variant, android_bundle, browser_variant, browser_bundle]
     gr.on(
@@ -1190,7 +1234,8 @@ with gr.Blocks(title="Digits", delete_cache=CACHE_CLEANUP) as demo:
         bundle_outputs,
         api_name="bundles_after_export",
         api_visibility="undocumented",
-    )
+    ).then(lock_absent_downloads, [export_model], variant_files,
+           api_visibility="private", show_progress="hidden")
 
 
 if __name__ == "__main__":

@@ -288,6 +288,15 @@ def measure_bytes(path):
     return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
 
 
+def remove_variant(model_dir, name):
+    """Delete variant `name`'s file or folder from a model folder being assembled."""
+    path = Path(model_dir) / VARIANTS[name].path
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
 # bundles
 
 ANDROID_MODEL = "digits.tflite"  # names inside the Android zip (assets/ root)

@@ -6,12 +6,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
+import app  # noqa: E402
 import server  # noqa: E402
-from digits import runtimes  # noqa: E402
+from digits import export, runtimes, store  # noqa: E402
 
 ONE = [(0.5, 0.2), (0.5, 0.8)]
 SEVEN = [(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]
@@ -82,3 +83,15 @@ def test_on_a_phone_the_answer_shows_under_the_canvas_without_scrolling(open_pag
     assert answer(phone) == "7"
     headline = phone.locator("#digit-answer .output-class").bounding_box()
     assert headline["y"] + headline["height"] <= 844
+
+
+def test_export_tab_greys_out_the_downloads_this_copy_lacks(page):
+    page.get_by_role("tab", name="Export").click()
+    menu = page.get_by_label("Model").nth(1)  # the Draw tab's menu comes first
+    menu.click()
+    page.get_by_role("option", name=app.model_title("resnet50v2")).click()
+    folder = store.model_dir("resnet50v2")
+    for variant in export.VARIANTS.values():
+        button = page.get_by_role("button", name=variant.title, exact=True)
+        present = app._is_exported(folder / variant.path)
+        expect(button).to_be_enabled() if present else expect(button).to_be_disabled()

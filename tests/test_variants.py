@@ -258,6 +258,31 @@ def test_verification_measures_only_the_variants_asked_for(folder, mnist):
     assert figures["tflite_dynamic"]["ratio_to_float32"] < 0.3
 
 
+def test_a_quantized_variant_that_disagrees_is_left_out_and_said_why(
+        trained_mlp, mnist, tmp_path, monkeypatch):
+    import app
+
+    # a bar no quantized file can pass: each is measured, then left out
+    monkeypatch.setattr(release, "MIN_AGREEMENT_QUANTIZED", 1.01)
+    trained_mlp.save(tmp_path / store.KERAS_FILE)
+    small = release.Verification(litert_images=300, tfjs_images=100,
+                                 latency_images=5)
+
+    card = release.assemble_version(tmp_path, "mlp", mnist, {}, small)
+
+    float32 = set(release.FLOAT32_VARIANTS)
+    assert set(card["variants"]) == float32
+    assert set(card["withheld"]) == set(export.VARIANT_NAMES) - float32
+    for name in export.VARIANT_NAMES:
+        assert (tmp_path / export.VARIANTS[name].path).exists() == (name in float32)
+    int8 = card["withheld"]["tflite_int8"]
+    assert 0.9 < int8["agreement"] <= 1 and int8["n"] == 300
+    sentence = app.describe_withheld(card)
+    assert sentence.startswith("Left out of this version: model_dynamic.tflite")
+    assert "model_int8.tflite (tflite_int8) in litert agrees with Keras" in sentence
+    assert "(need 101.0%)" in sentence and "more images or for more epochs" in sentence
+
+
 def test_every_model_is_made_in_every_variant():
     for name in models.MODEL_NAMES:
         assert release.variants_of(name) == export.VARIANT_NAMES, name
