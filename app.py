@@ -168,13 +168,31 @@ class DrawingCanvas(gr.Sketchpad):
     def preprocess(self, payload):
         if payload is not None and payload._problem:
             raise gr.Error(payload._problem, print_exception=False)
+        payload = self._composite_only(payload)
         try:
-            return super().preprocess(self._composite_only(payload))
+            for source in self._image_files(payload):
+                sketch.check_image_size(source)
+        except sketch.SketchError as error:  # before Gradio decodes it whole
+            raise gr.Error(str(error), print_exception=False) from None
+        try:
+            return super().preprocess(payload)
         except (OSError, UnidentifiedImageError, Image.DecompressionBombError):
             raise gr.Error(
                 "The drawing could not be read as an image (PNG, JPEG, ...).",
                 print_exception=False,
             ) from None
+
+    def _image_files(self, payload):
+        """The paths, or the bytes the browser sent, of the images Gradio will
+        decode for this payload."""
+        if payload is None:
+            return []
+        blobs = self.blob_storage.get(payload.id)
+        if blobs is not None:
+            parts = [blobs.background, *blobs.layers, blobs.composite]
+            return [part for part in parts if isinstance(part, bytes)]
+        parts = [payload.background, *payload.layers, payload.composite]
+        return [part.path for part in parts if part is not None and part.path]
 
     def _composite_only(self, payload):
         """The payload less its background and layers when it has a composite,

@@ -24,6 +24,7 @@ longer). The results equal a per-pixel float computation with SciPy to 1e-5
 (tests/sketch_reference.py is that computation).
 """
 
+import io
 from pathlib import Path
 
 import cv2
@@ -240,6 +241,20 @@ def _open_image(path):
         raise SketchError(
             f"Could not read {path.name} as an image (PNG, JPEG, ...)."
         ) from error
+
+
+def check_image_size(source):
+    """Refuse an image file (a path, or its bytes) over MAX_PIXELS from its
+    header alone, before anything decodes it whole; SketchError when it is
+    too large. Whether it is a readable image is left to whoever reads it."""
+    opened = io.BytesIO(source) if isinstance(source, bytes) else source
+    try:
+        with Image.open(opened) as image:
+            _check_pixel_count(image.width, image.height)
+    except Image.DecompressionBombError as error:
+        raise SketchError(_too_large("The image")) from error
+    except (UnidentifiedImageError, OSError):
+        pass
 
 
 def _check_pixel_count(width, height):

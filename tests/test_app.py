@@ -338,6 +338,18 @@ def test_client_hears_why_to_doubt_a_drawing_that_is_no_digit(client, tmp_path):
     assert note == ""
 
 
+@pytest.mark.parametrize("mode, side", [("L", 9000), ("1", 14000)],
+                         ids=["over-our-limit", "over-pillows-bomb-limit"])
+def test_client_is_refused_a_gigantic_upload_before_it_is_decoded(client, tmp_path,
+                                                                  mode, side):
+    path = tmp_path / "gigantic.png"
+    Image.new(mode, (side, side), 1).save(path)
+    for drawing in (handle_file(str(path)),
+                    {"background": None, "layers": [], "composite": handle_file(str(path))}):
+        with pytest.raises(AppError, match="too large to read: use one under 40"):
+            client.predict(drawing, MODEL, api_name="/classify")
+
+
 def test_client_reads_a_huge_upload(client, tmp_path):
     big = Image.fromarray(load_example(4)).resize((4000, 4000), Image.BICUBIC)
     path = save_png(np.asarray(big), tmp_path, "big.png")
