@@ -743,6 +743,12 @@ STAGES = {  # what a training run is doing, as the Admin tab says it
     "exporting": "exporting every variant and running each in its runtime",
     "saved": "saved",
 }
+ENDINGS = {  # what the progress line says once a run has ended, by its state
+    "finished": "done",
+    "failed": "stopped",
+    "cancelling": "stopping",
+    "cancelled": "cancelled",
+}
 
 
 @contextlib.contextmanager
@@ -880,7 +886,7 @@ def _describe_progress(status, elapsed):
             f"<label>Batch {status.batch} of {status.steps} "
             f"<progress max='{status.steps}' value='{status.batch}'></progress>"
             f"</label>")
-    figures = [STAGES.get(status.stage, status.stage)]
+    figures = [ENDINGS.get(status.state) or STAGES.get(status.stage, status.stage)]
     if status.loss is not None:
         figures.append(f"loss {status.loss:.4f}, accuracy {status.accuracy:.2%}")
     figures.append(f"{_minutes(elapsed)} elapsed")

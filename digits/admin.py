@@ -269,6 +269,7 @@ class TrainingJob:
         self.request, self.started_by = request, started_by
         self.folder, self.process = folder, process
         self.started = time.time()
+        self.ended = None  # when status() first saw the process gone
         self.cancelled_at = None
         self._offset, self._status = 0, JobStatus(model=request.model,
                                                   epochs=request.epochs)
@@ -305,6 +306,8 @@ class TrainingJob:
         with self._lock:
             self._enforce_cancel()
             exit_code = self.process.poll()  # before reading: no event missed
+            if exit_code is not None and self.ended is None:
+                self.ended = time.time()
             for event in self._read_new_events():
                 _apply_event(self._status, event)
             log_error = self._log_error() if exit_code not in (None, 0) else ""
@@ -312,7 +315,8 @@ class TrainingJob:
                                 log_error)
 
     def elapsed_seconds(self):
-        return time.time() - self.started
+        """Seconds from the start to now, or to the end once it has ended."""
+        return (self.ended or time.time()) - self.started
 
     def pictures(self):
         """(confusion matrix PNG, [(misclassified test digit PNG, "true 7,

@@ -198,6 +198,9 @@ def test_cancel_stops_a_run_and_keeps_nothing(served):
     answers = wait_for_run(client, lambda answer: False)
     assert answers[-1][3] == ("Cancelled: nothing was kept; the served model is "
                               "unchanged.")
+    assert "cancelled · " in answers[-1][0]  # the progress line ends too,
+    time.sleep(1.1)  # and its clock has stopped
+    assert client.predict(SECRET, api_name="/training_status")[0] == answers[-1][0]
     assert sorted((root / store.VERSIONS_DIR / "mlp").iterdir()) == kept
     assert not list(root.glob(".staging-*"))
 
