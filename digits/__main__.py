@@ -129,9 +129,9 @@ def _run_in_background():
 def evaluate_command(args):
     from digits import runtimes
 
+    path = _served_file(args.model, _file_to_evaluate(args))
     mnist = data.load_mnist(args.data)
     images, labels = mnist.x_test[: args.limit], mnist.y_test[: args.limit]
-    path = _served_file(args.model, _file_to_evaluate(args))
     with runtimes.load(path) as runtime:
         predicted = runtime.predict(images).argmax(axis=1)
     _print_json({"model": args.model, "runtime": runtimes.detect_runtime(path),
@@ -215,10 +215,20 @@ def _print_card(card):
 
 def _served_file(name, filename):
     path = store.model_dir(name) / filename
-    if not path.exists():
-        raise SystemExit(f"error: {path} does not exist; train the model first "
-                         f"with: python -m digits train --model {name}")
-    return path
+    if path.exists():
+        return path
+    folder = store.model_dir(name)
+    present = [variant for variant, v in export.VARIANTS.items()
+               if (folder / v.path).exists()]
+    if present:  # a model shipped without some files (ResNet50V2: no float32)
+        make = ("train" if filename == store.KERAS_FILE
+                or not (folder / store.KERAS_FILE).exists() else "export")
+        raise SystemExit(
+            f"error: {path} is not in this copy of the model; it has "
+            f"{', '.join(present)}: add --variant {present[0]}, or make the rest "
+            f"with: python -m digits {make} --model {name}")
+    raise SystemExit(f"error: {path} does not exist; train the model first "
+                     f"with: python -m digits train --model {name}")
 
 
 def _check_served(name, runtime="litert"):

@@ -91,6 +91,17 @@ def test_predict_serves_a_model_shipped_without_float32(tmp_path):
     assert result.returncode == 0 and line["digit"] == 7
 
 
+def test_evaluate_names_the_variants_a_model_shipped_without_float32_has(tmp_path):
+    shipped = store.model_dir("resnet50v2") / "model_dynamic.tflite"
+    (tmp_path / "resnet50v2").mkdir()
+    (tmp_path / "resnet50v2" / shipped.name).write_bytes(shipped.read_bytes())
+    result = run_cli("evaluate", "--model", "resnet50v2", "--runtime", "litert",
+                     env={store.STORE_ENV: str(tmp_path)})
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert ("model.tflite is not in this copy of the model; it has tflite_dynamic: "
+            "add --variant tflite_dynamic") in result.stderr
+
+
 def test_evaluate_in_litert_prints_accuracy_and_count():
     result = run_cli("evaluate", "--model", "cnn", "--runtime", "litert")
     (line,) = json_lines(result.stdout)
