@@ -309,8 +309,9 @@ def _keep_unversioned_served(name):
     inside = served.resolve().is_relative_to(store_dir().resolve())
     copy = _link_or_copy if inside else shutil.copy2  # the shipped folder: untouched
     shutil.copytree(served, partial, copy_function=copy, dirs_exist_ok=True)
-    recorded = _save_version(name, partial, "served before versions were kept",
-                             fingerprint=_fingerprint(served))
+    trained = str((read_card(name).get("trained") or {}).get("date") or "")[:10]
+    note = "served before versions were kept" + (f", trained {trained}" if trained else "")
+    recorded = _save_version(name, partial, note, fingerprint=_fingerprint(served))
     _append_history(name, recorded)
 
 

@@ -116,7 +116,9 @@ def test_a_saved_version_is_kept_but_not_served(seeded):
 
     shipped, kept = store.list_versions("mlp")
     assert shipped.served and shipped.published  # kept first, to roll back to
-    assert shipped.info()["note"] == "served before versions were kept"
+    trained = json.loads((SHIPPED / "mlp" / store.CARD_FILE).read_text())["trained"]
+    assert shipped.info()["note"] == (
+        f"served before versions were kept, trained {trained['date'][:10]}")
     assert kept.id == version and not kept.served and not kept.published
     assert kept.info()["note"] == "trained"
     assert kept.card()["model"] == "cnn"  # the files copied in, whole
@@ -133,7 +135,7 @@ def test_publishing_serves_the_version_and_keeps_the_one_served_before(seeded):
     assert second.id == version and second.served
     assert store.served_version("mlp") == version
     assert first.published and not first.served
-    assert first.info()["note"] == "served before versions were kept"
+    assert first.info()["note"].startswith("served before versions were kept, trained ")
     served = store.served_tflite("mlp").read_bytes()
     assert served == (SHIPPED / "cnn" / store.TFLITE_FILE).read_bytes()
     assert not np.array_equal(served_predictions(seeded), shipped)
