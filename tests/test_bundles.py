@@ -16,6 +16,7 @@ import functools
 import http.server
 import io
 import json
+import math
 import threading
 import zipfile
 
@@ -279,13 +280,14 @@ def page(served_bundle):
 
 
 def draw_with_mouse(page, digit, box=0.6):
-    """Clear the page's canvas and pen `digit` on it with mouse strokes."""
+    """Clear the page's canvas and pen `digit` (one of STROKES, or a list of
+    strokes in 0..1 coordinates) on it with mouse strokes."""
     page.click("#clear")
     canvas = page.locator("#canvas").bounding_box()
     side = box * canvas["width"]
     left = canvas["x"] + (canvas["width"] - side) / 2
     top = canvas["y"] + (canvas["height"] - side) / 2
-    for stroke in STROKES[digit]:
+    for stroke in STROKES[digit] if isinstance(digit, int) else digit:
         points = [(left + x * side, top + y * side) for x, y in stroke]
         page.mouse.move(*points[0])
         page.mouse.down()
@@ -343,6 +345,18 @@ def test_browser_page_refuses_an_empty_canvas_with_a_sentence(page):
     page.evaluate("window.digits.classifyCanvas()")
     assert page.evaluate("document.body.dataset.state") == "refused"
     assert page.text_content("#status").startswith("The canvas is empty")
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(120)
+def test_browser_page_says_when_it_is_not_sure(page):
+    wave = [[(x, 0.5 + 0.25 * math.sin(x * 4 * math.pi)) for x in np.linspace(0, 1, 40)]]
+    draw_with_mouse(page, wave, box=0.8)
+    assert page.evaluate("document.body.dataset.state") == "unsure"
+    assert page.text_content("#status").startswith("Not sure: ")
+    assert page.text_content("#answer") != ""  # the reading is still shown
+    draw_with_mouse(page, 7)
+    assert page.evaluate("document.body.dataset.state") == "answered"
 
 
 @pytest.mark.browser
