@@ -450,6 +450,9 @@ def current_job():
 def publish(model, version):
     """Serve the kept `version` of `model` (the Draw tab switches to it)."""
     check_model(model)
+    if not version:
+        raise AdminError("No version is chosen: train one, or pick a kept one "
+                         "after Show versions, then publish it.")
     try:
         return store.publish_version(model, version)
     except store.VersionError as error:

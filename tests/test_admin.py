@@ -260,3 +260,11 @@ def test_a_model_name_that_is_no_model_is_refused_before_the_store_is_touched(
         with pytest.raises(gr.Error, match=r"There is no model '\.\./mlp'"):
             call()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_publishing_without_a_chosen_version_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setenv(admin.SECRET_ENV, SECRET)
+    monkeypatch.setenv(store.STORE_ENV, str(tmp_path))
+    with pytest.raises(gr.Error, match="No version is chosen: train one, or pick"):
+        app.publish_version(SECRET, "mlp", "")
+    assert list(tmp_path.iterdir()) == []
