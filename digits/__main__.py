@@ -207,10 +207,12 @@ def _print_card(card):
     figures = ("bytes", "ratio_to_float32", "accuracy", "agreement", "latency_ms")
     variants = {name: {key: measured[key] for key in figures}
                 for name, measured in card["variants"].items()}
+    withheld = {name: measured["withheld"]
+                for name, measured in (card.get("withheld") or {}).items()}
     _print_json({"model": card["model"], "version": card.get("version"),
                  "params": card["params"],
                  "mnist_test_accuracy": card["mnist_test_accuracy"],
-                 "variants": variants})
+                 "variants": variants, **({"withheld": withheld} if withheld else {})})
 
 
 def _served_file(name, filename):
