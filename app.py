@@ -96,8 +96,16 @@ BUNDLE_VARIANTS = {"android": export.TFLITE_VARIANTS, "browser": export.TFJS_VAR
 DRAWN_PLACEMENTS = {"centred": "centred", "jitter": "anywhere"}
 
 PICK_PEN_JS = """() => {
-  const pick = () => document.querySelector('#drawing-canvas button[aria-label="Brush"]');
-  requestAnimationFrame(() => pick()?.click());
+  // The editor drops its pen a frame or more after the bin: watch ~20 frames
+  // and pick it once it is dropped (a click on the pen still chosen would
+  // open its size menu instead).
+  let frames = 0;
+  const watch = () => {
+    const pen = document.querySelector('#drawing-canvas button[aria-label="Brush"]');
+    if (pen && !pen.classList.contains("highlight")) pen.click();
+    else if (++frames < 20) requestAnimationFrame(watch);
+  };
+  requestAnimationFrame(watch);
 }"""
 CSS = """
 #digit-preview img {
@@ -109,6 +117,7 @@ CSS = """
 @media (max-width: 640px) {
   #drawing-canvas { height: calc(100vw - 70px) !important; }
   #digit-preview { height: auto !important; }
+  #digit-note { order: -1; }  /* a doubt above the answer, not under its bars */
 }
 .training-progress label { display: block; }
 .training-progress progress { width: 60%; }
@@ -525,6 +534,11 @@ def export_again(model_name, secret, progress=gr.Progress()):
     return *tables, *prepare_downloads(model_name)
 
 
+def describe_export(model_name):
+    """The Export tab's variant table, model table and files, as served now."""
+    return describe_variants(model_name), describe_models(), *prepare_downloads(model_name)
+
+
 def prepare_downloads(model_name):
     """One file per export variant of a model, in export.VARIANT_NAMES order:
     the .tflite itself, or a zip of the TF.js folder; None where the model has
@@ -877,6 +891,13 @@ def training_form_defaults(model_name):
             recipe["augment"], recipe["train_images"])
 
 
+def _model_of_the_run():
+    """The Admin model menu set to the latest run's model, so that Publish,
+    Show versions and Roll back act on it after the page was reloaded."""
+    job = admin.current_job()
+    return gr.update(value=job.request.model) if job is not None else gr.update()
+
+
 def _keep_polling():
     """The progress timer: on while this server's training run is running."""
     job = admin.current_job()
@@ -1049,9 +1070,10 @@ def admin_tab():
     train.click(start_training, [secret, *form], [run_status],
                 api_name="start_training", concurrency_id="admin").success(
         lambda: gr.Timer(active=True), None, timer, api_visibility="private")
-    secret.submit(training_status, [secret], status_outputs,
-                  api_name="latest_run", api_visibility="private").success(
-        _keep_polling, None, timer, api_visibility="private")  # the latest run
+    restored = secret.submit(training_status, [secret], status_outputs,
+                             api_name="latest_run", api_visibility="private")
+    restored.success(_keep_polling, None, timer, api_visibility="private")
+    restored.success(_model_of_the_run, None, model, api_visibility="private")
     polled = timer.tick(training_status, [secret], status_outputs,
                         api_name="training_status", show_progress="hidden",
                         concurrency_id="admin")
@@ -1060,19 +1082,22 @@ def admin_tab():
                    api_visibility="private")  # a wrong secret: stop asking
     cancel.click(cancel_training, [secret], [run_status], api_name="cancel_training",
                  concurrency_id="admin")
-    publish.click(publish_version, [secret, model, trained_version],
-                  [versions_said, versions_table], api_name="publish_version",
-                  concurrency_id="admin")
-    serve_chosen.click(publish_version, [secret, model, version_menu],
+    served_changed = [
+        publish.click(publish_version, [secret, model, trained_version],
+                      [versions_said, versions_table], api_name="publish_version",
+                      concurrency_id="admin"),
+        serve_chosen.click(publish_version, [secret, model, version_menu],
+                           [versions_said, versions_table],
+                           api_name="serve_version", api_visibility="undocumented",
+                           concurrency_id="admin"),
+        rollback.click(rollback_version, [secret, model],
                        [versions_said, versions_table],
-                       api_name="serve_version", api_visibility="undocumented",
-                       concurrency_id="admin")
-    rollback.click(rollback_version, [secret, model], [versions_said, versions_table],
-                   api_name="rollback", concurrency_id="admin")
+                       api_name="rollback", concurrency_id="admin"),
+    ]
     show_versions.click(describe_versions, [secret, model],
                         [versions_table, version_menu], api_name="versions",
                         concurrency_id="admin")
-    return secret
+    return secret, served_changed
 
 
 # the page
@@ -1124,7 +1149,7 @@ with gr.Blocks(title="Digits", delete_cache=CACHE_CLEANUP) as demo:
                     elem_id="digit-answer",
                 )
                 # why there is no answer yet, or why to doubt the one there is
-                hint = gr.Markdown(label="Note")
+                hint = gr.Markdown(label="Note", elem_id="digit-note")
                 preview = gr.Image(
                     label="What the model saw: 28x28 pixels, white ink on black",
                     format="png",
@@ -1188,7 +1213,7 @@ with gr.Blocks(title="Digits", delete_cache=CACHE_CLEANUP) as demo:
             browser_bundle = gr.DownloadButton("Browser bundle (.zip)")
 
     with gr.Tab("Admin"):
-        admin_secret = admin_tab()
+        admin_secret, served_changed = admin_tab()
 
     # wiring
     classify.click(
@@ -1274,6 +1299,19 @@ with gr.Blocks(title="Digits", delete_cache=CACHE_CLEANUP) as demo:
         api_visibility="undocumented",
     ).then(lock_absent_downloads, [export_model], variant_files,
            api_visibility="private", show_progress="hidden")
+    # a version published or rolled back in the Admin tab: the Export tab
+    # shows the files and figures now served
+    for event in served_changed:
+        event.success(
+            describe_export, [export_model], [variant_table, cards, *variant_files],
+            api_visibility="private", show_progress="hidden",
+        ).then(
+            prepare_bundles, bundle_inputs, bundle_outputs, api_visibility="private",
+            show_progress="hidden",
+        ).then(
+            lock_absent_downloads, [export_model], variant_files,
+            api_visibility="private", show_progress="hidden",
+        )
 
 
 if __name__ == "__main__":
