@@ -127,16 +127,16 @@ def assemble_version(folder, name, mnist, known, verification=Verification()):
     keras_probabilities = train.predict_batches(model, mnist.x_test)
     figures = verify_variants(folder, mnist, keras_probabilities, verification,
                               variants)
-    withheld = {name: f for name, f in figures.items() if "withheld" in f}
-    for name in withheld:
-        export.remove_variant(folder, name)
+    withheld = {variant: f for variant, f in figures.items() if "withheld" in f}
+    for variant in withheld:
+        export.remove_variant(folder, variant)
     card = {
         "title": models.TITLES.get(name, name),
         **known,
         "model": name,
         "params": int(model.count_params()),
         "mnist_test_accuracy": _accuracy(keras_probabilities, mnist.y_test),
-        "variants": {n: f for n, f in figures.items() if n not in withheld},
+        "variants": {v: f for v, f in figures.items() if v not in withheld},
         "measured": describe_measurement(verification),
         "summary": cards.summary_text(model),
     }

@@ -271,6 +271,7 @@ def test_a_quantized_variant_that_disagrees_is_left_out_and_said_why(
     card = release.assemble_version(tmp_path, "mlp", mnist, {}, small)
 
     float32 = set(release.FLOAT32_VARIANTS)
+    assert card["model"] == "mlp" and card["title"] == models.TITLES["mlp"]
     assert set(card["variants"]) == float32
     assert set(card["withheld"]) == set(export.VARIANT_NAMES) - float32
     for name in export.VARIANT_NAMES:
