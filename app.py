@@ -738,7 +738,7 @@ def _describe_first_file(folder, variants):
     for name in variants:
         path = folder / export.VARIANTS[name].path
         if _is_exported(path):
-            plain = name in ("tflite_float32", "tfjs_float32")
+            plain = export.VARIANTS[name].reference == name  # the float32 one
             return _size(path) + ("" if plain else f" ({name.split('_', 1)[1]})")
     return "missing"
 

@@ -216,10 +216,10 @@ def _print_card(card):
 
 
 def _served_file(name, filename):
-    path = store.model_dir(name) / filename
+    folder = store.model_dir(name)
+    path = folder / filename
     if path.exists():
         return path
-    folder = store.model_dir(name)
     present = [variant for variant, v in export.VARIANTS.items()
                if (folder / v.path).exists()]
     if present:  # a model shipped without some files (ResNet50V2: no float32)

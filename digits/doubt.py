@@ -59,12 +59,12 @@ def doubt(model_name, digit, probabilities):
             "Draw one digit, 0 to 9, large and plain."
         ))
     other = second_opinion(model_name)
-    if other == model_name or store.served_tflite(other) is None:
+    if other == model_name:
         return None
     try:
         other_top = int(np.argmax(store.served_runtime(other).predict(digit[None])[0]))
-    except (OSError, ValueError, RuntimeError):  # a broken second model: no opinion
-        return None
+    except (OSError, ValueError, RuntimeError):  # none served (FileNotFoundError),
+        return None  # or one that cannot be run: no opinion
     if other_top != top:
         return Doubt("disagreement", (
             f"Not sure: this reads as {top}, but the {other.upper()}, which "

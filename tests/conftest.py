@@ -1,13 +1,17 @@
 """Fixtures shared by the tests: MNIST (from $DIGITS_MNIST, else Keras' download)."""
 
 import os
-import tempfile
+import sys
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from digits import data  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+import server  # noqa: E402  (bench/server.py)
 
 
 @pytest.fixture(scope="session")
@@ -16,11 +20,8 @@ def mnist():
 
 
 @pytest.fixture(scope="session", autouse=True)
-def client_downloads_cleared(tmp_path_factory):
-    """gradio_client downloads each output through a folder it makes in the
-    temp directory and leaves there, empty: make those in one that pytest
-    cleans up instead of in /tmp."""
-    before = tempfile.tempdir
-    tempfile.tempdir = str(tmp_path_factory.mktemp("client-downloads"))
-    yield
-    tempfile.tempdir = before
+def client_downloads_cleared():
+    """gradio_client's empty per-download folders in one removed afterwards,
+    not in /tmp (bench/server.py)."""
+    with server.client_downloads_cleared():
+        yield
