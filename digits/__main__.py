@@ -78,10 +78,11 @@ def train_command(args):
 
 
 def _train_and_keep(args, config, held_out, report):
-    from digits import evaluation, release, train
+    from digits import evaluation, release, runtimes, train
 
-    # data, model, fit
+    # data, and the runtimes each export is checked in, then model and fit
     mnist = data.load_mnist(args.data)
+    runtimes.check_tfjs_runs()
     started = time.perf_counter()
     model, _ = train.train_model(config, mnist,
                                  callbacks=[train.ProgressReport(report)])

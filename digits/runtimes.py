@@ -427,6 +427,15 @@ def find_chromium():
     return next((path for path in found if path), None)
 
 
+def check_tfjs_runs():
+    """Raise RuntimeError with a sentence unless TF.js can run here: its
+    library is found and Chromium starts (~1 s). `train` and `export` ask
+    first, so a machine without a browser ends a run before a 30-minute fit,
+    not after it."""
+    find_tfjs_library()
+    SharedChromium.borrow().give_back()
+
+
 class SharedChromium:
     """One Playwright and one Chromium per thread, lent to its TF.js runtimes.
 

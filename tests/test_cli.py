@@ -6,6 +6,7 @@ training or publishing, and a fresh process (as after a restart) must then
 serve exactly what was served before.
 """
 
+import io
 import json
 import os
 import queue
@@ -15,8 +16,10 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from pathlib import Path
 
+import h5py
 import pytest
 
 from digits import store
@@ -126,6 +129,26 @@ def test_train_without_data_says_how_to_provide_it(tmp_path):
     )
 
 
+def test_train_without_a_browser_stops_before_fitting(seeded, tmp_path):
+    missing = tmp_path / "no-chromium"
+    result = run_cli("train", *QUICK_TRAINING, env={**seeded.env,
+                                                     "DIGITS_CHROMIUM": str(missing)})
+    assert result.returncode == 2
+    assert f"error: Could not start Chromium ({missing})" in result.stderr
+    assert "epoch 1/1" not in result.stderr  # not a run thrown away at the end
+    assert list_versions(seeded) == [] and not leftovers(seeded)
+
+
+def test_export_without_a_browser_stops_before_converting(seeded, tmp_path):
+    missing = tmp_path / "no-chromium"
+    result = run_cli("export", "--model", "mlp", env={**seeded.env,
+                                                       "DIGITS_CHROMIUM": str(missing)})
+    assert result.returncode == 2
+    assert f"error: Could not start Chromium ({missing})" in result.stderr
+    assert "exported tflite_float32" not in result.stderr
+    assert list_versions(seeded) == [] and not leftovers(seeded)
+
+
 @pytest.mark.browser
 def test_train_keeps_a_verified_version_that_publish_then_serves(seeded):
     result = run_cli("train", *QUICK_TRAINING, env=seeded.env)
@@ -135,9 +158,11 @@ def test_train_keeps_a_verified_version_that_publish_then_serves(seeded):
     assert trained["version"] == printed["version"] and not trained["served"]
     assert shipped["served"]
     assert shipped["note"].startswith("served before versions were kept, trained 20")
-    card = json.loads(
-        (seeded.root / ".versions" / "mlp" / trained["version"] / store.CARD_FILE)
-        .read_text())
+    kept = seeded.root / ".versions" / "mlp" / trained["version"]
+    card = json.loads((kept / store.CARD_FILE).read_text())
+    with zipfile.ZipFile(kept / store.KERAS_FILE) as keras_file:
+        weights = h5py.File(io.BytesIO(keras_file.read("model.weights.h5")), "r")
+    assert sorted(weights) == ["layers", "vars"]  # no "optimizer": served, not resumed
     assert card["params"] == 101_770 and card["mnist_test_accuracy"] > 0.8
     assert card["variants"]["tflite_float32"]["agreement"] >= 0.999
     assert card["variants"]["tfjs_float32"]["n"] == 1000
