@@ -70,6 +70,14 @@ from pydantic import PrivateAttr, ValidationError, model_validator
 
 from digits import LABELS, admin, doubt, export, models, sketch, store
 
+# Gradio's queue sums up its last 10,000 events with pandas after every event,
+# for a /monitoring page this app never links: ~3 ms of CPU per drawing in a
+# fresh app (bench/load.py: 15 ms a drawing instead of 12), growing to ~7 ms
+# as events pile up. Summing up the last 1,000 events once every 1,000 keeps
+# that page working. (Gradio reads both when the Blocks below make the queue.)
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
+os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
+
 EXAMPLES = Path(__file__).resolve().parent / "examples"  # <digit name>.png
 DIGIT_NAMES = ("zero", "one", "two", "three", "four")
 DIGIT_NAMES += ("five", "six", "seven", "eight", "nine")

@@ -7,18 +7,22 @@ canvas would. A drawing is a held-out writer's pen-drawn digit on the 400 px
 transparent canvas, sent as the Sketchpad's {"background", "layers",
 "composite"}; each answer's preview image is downloaded, as the client does
 by default. Prints throughput, median and p95 of the end-to-end time of each
-call, the errors, and the share read right.
+call, the CPU time per drawing of the app (when it started it, on Linux)
+and of the clients, the errors, and the share read right.
 
     python bench/load.py [--users 20] [--per-user 20] [--pause 0] [--model cnn]
-        [--url http://127.0.0.1:7860/] [--pendigits FILE]
+        [--processes 4] [--url http://127.0.0.1:7860/] [--pendigits FILE]
 
 --pause is the mean of the seconds each user waits after an answer before
 sending the next drawing, drawn uniformly from 0 to twice that (a person
 takes a second or more to draw a digit); 0, the default, sends back to
 back: the most load N users can make.
 
-The clients run in this process, on the same CPU cores as the app: on a
-2-core machine they take a good part of it, so the figures are pessimistic.
+The users are spread over --processes client processes, as people are over
+browsers: in one process, 20 users' threads queue for its one interpreter
+lock and the figures measure that queue as much as the app. The clients run
+on the same CPU cores as the app: on a 2-core machine they take a good part
+of it, so the figures are pessimistic.
 They connect with ssl_verify=False: the app is plain HTTP on 127.0.0.1, and
 otherwise every request gradio_client makes builds a certificate store first
 (~20-40 ms of CPU each, several per drawing), which measures the client.
@@ -27,6 +31,7 @@ than a few tens of milliseconds whatever the app does.
 """
 
 import argparse
+import multiprocessing
 import random
 import tempfile
 import threading
@@ -42,14 +47,14 @@ import server
 def main():
     args = parse_args()
     labels, drawings = canvas.pen_drawings(args.pendigits, args.users * args.per_user)
-    with tempfile.TemporaryDirectory() as folder, server.client_downloads_cleared():
+    with tempfile.TemporaryDirectory() as folder:
         paths = [write_png(folder, index, rgba) for index, rgba in enumerate(drawings)]
         if args.url:
-            results, seconds = run_users(args, args.url, paths)
+            results, seconds, cpu = run_users(args, args.url, paths)
         else:
             with server.AppProcess() as app:
                 app.wait_until_listening()
-                results, seconds = run_users(args, app.url + "/", paths)
+                results, seconds, cpu = run_users(args, app.url + "/", paths, app)
 
     times = [r["ms"] for r in results if r["answer"] is not None]
     errors = [r["error"] for r in results if r["error"] is not None]
@@ -61,37 +66,67 @@ def main():
     print(f"throughput {len(times) / seconds:.1f} drawings/s over {seconds:.1f} s")
     print(f"latency median {median:.0f} ms, p95 {p95:.0f} ms, max "
           f"{max(times, default=float('nan')):.0f} ms")
+    print("CPU per drawing: " + ", ".join(
+        f"{who} {1000 * used / len(results):.1f} ms" for who, used in cpu.items()))
     print(f"errors {len(errors)} of {len(results)}; read right "
           f"{right / len(results):.1%}")
     for error in sorted(set(errors))[:5]:
         print(f"  error: {error}")
 
 
-def run_users(args, url, paths):
-    """Every user's results, and the seconds from the start to the last answer."""
-    clients = [Client(url, verbose=False, ssl_verify=False) for _ in range(args.users)]
-    start = threading.Barrier(args.users + 1)
-    results = [[] for _ in clients]
+def run_users(args, url, paths, app=None):
+    """Every user's results, the seconds from the start to the last answer,
+    and the CPU seconds used meanwhile by the clients and by `app` (a
+    server.AppProcess) when given and its figure is known.
+
+    The users are spread over --processes client processes, threads within
+    each, all started together."""
+    groups = [list(range(first, args.users, args.processes))
+              for first in range(min(args.processes, args.users))]
+    context = multiprocessing.get_context("spawn")
+    start = context.Manager().Barrier(len(groups) + 1)
+    with context.Pool(len(groups)) as pool:
+        pending = pool.starmap_async(
+            run_group, [(args, url, paths, users, start) for users in groups])
+        start.wait()
+        started = time.monotonic()
+        app_cpu = app.cpu_seconds() if app else None
+        finished = pending.get()
+    cpu = {"clients": sum(group["cpu"] for group in finished)}
+    if app_cpu is not None:
+        cpu["app"] = app.cpu_seconds() - app_cpu
+    seconds = max(group["finished"] for group in finished) - started
+    return [r for group in finished for r in group["results"]], seconds, cpu
+
+
+def run_group(args, url, paths, users, start):
+    """One client process: connect a Client per user, wait for the others,
+    then run its users' threads; their results, when the last answer came
+    (time.monotonic, shared by all processes) and the CPU this process used."""
+    clients = {user: Client(url, verbose=False, ssl_verify=False) for user in users}
+    results = {user: [] for user in users}
     threads = [
         threading.Thread(target=draw_one_after_another,
-                         args=(client, args, paths, user, start, results[user]))
-        for user, client in enumerate(clients)
+                         args=(client, args, paths, user, results[user]))
+        for user, client in clients.items()
     ]
-    for thread in threads:
-        thread.start()
-    start.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - started
-    for client in clients:
+    with server.client_downloads_cleared():
+        start.wait()
+        cpu = -time.process_time()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        finished = time.monotonic()
+        cpu += time.process_time()
+    for client in clients.values():
         client.close()
-    return [r for user in results for r in user], seconds
+    return {"results": [r for user in users for r in results[user]],
+            "finished": finished, "cpu": cpu}
 
 
-def draw_one_after_another(client, args, paths, user, start, results):
+def draw_one_after_another(client, args, paths, user, results):
     pauses = random.Random(user)
-    start.wait()
     for index in range(user * args.per_user, (user + 1) * args.per_user):
         drawing = {"background": None, "layers": [],
                    "composite": handle_file(paths[index])}
@@ -118,6 +153,8 @@ def parse_args():
     canvas.add_arguments(parser)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--per-user", type=int, default=20)
+    parser.add_argument("--processes", type=int, default=4,
+                        help="client processes the users are spread over")
     parser.add_argument("--pause", type=float, default=0.0,
                         help="seconds between a user's answer and next drawing")
     parser.add_argument("--model", default="cnn")

@@ -50,6 +50,16 @@ class AppProcess:
                 raise RuntimeError(f"the app did not listen at {self.url}")
             time.sleep(0.05)
 
+    def cpu_seconds(self):
+        """CPU time the app has used so far (user and system, all threads),
+        from Linux's /proc; None elsewhere."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1]
+        except OSError:
+            return None
+        user, system = fields.split()[11:13]  # utime and stime, in clock ticks
+        return (int(user) + int(system)) / os.sysconf("SC_CLK_TCK")
+
     def __enter__(self):
         return self
 
