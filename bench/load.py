@@ -84,8 +84,8 @@ def run_users(args, url, paths, app=None):
     groups = [list(range(first, args.users, args.processes))
               for first in range(min(args.processes, args.users))]
     context = multiprocessing.get_context("spawn")
-    start = context.Manager().Barrier(len(groups) + 1)
-    with context.Pool(len(groups)) as pool:
+    with context.Manager() as manager, context.Pool(len(groups)) as pool:
+        start = manager.Barrier(len(groups) + 1)
         pending = pool.starmap_async(
             run_group, [(args, url, paths, users, start) for users in groups])
         start.wait()

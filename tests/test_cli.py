@@ -129,23 +129,17 @@ def test_train_without_data_says_how_to_provide_it(tmp_path):
     )
 
 
-def test_train_without_a_browser_stops_before_fitting(seeded, tmp_path):
+@pytest.mark.parametrize("command, first_work", [
+    (("train", *QUICK_TRAINING), "epoch 1/1"),  # not a run thrown away at its end
+    (("export", "--model", "mlp"), "exported tflite_float32"),
+])
+def test_without_a_browser_train_and_export_stop_before_any_work(
+        seeded, tmp_path, command, first_work):
     missing = tmp_path / "no-chromium"
-    result = run_cli("train", *QUICK_TRAINING, env={**seeded.env,
-                                                     "DIGITS_CHROMIUM": str(missing)})
+    result = run_cli(*command, env={**seeded.env, "DIGITS_CHROMIUM": str(missing)})
     assert result.returncode == 2
     assert f"error: Could not start Chromium ({missing})" in result.stderr
-    assert "epoch 1/1" not in result.stderr  # not a run thrown away at the end
-    assert list_versions(seeded) == [] and not leftovers(seeded)
-
-
-def test_export_without_a_browser_stops_before_converting(seeded, tmp_path):
-    missing = tmp_path / "no-chromium"
-    result = run_cli("export", "--model", "mlp", env={**seeded.env,
-                                                       "DIGITS_CHROMIUM": str(missing)})
-    assert result.returncode == 2
-    assert f"error: Could not start Chromium ({missing})" in result.stderr
-    assert "exported tflite_float32" not in result.stderr
+    assert first_work not in result.stderr
     assert list_versions(seeded) == [] and not leftovers(seeded)
 
 
@@ -161,8 +155,9 @@ def test_train_keeps_a_verified_version_that_publish_then_serves(seeded):
     kept = seeded.root / ".versions" / "mlp" / trained["version"]
     card = json.loads((kept / store.CARD_FILE).read_text())
     with zipfile.ZipFile(kept / store.KERAS_FILE) as keras_file:
-        weights = h5py.File(io.BytesIO(keras_file.read("model.weights.h5")), "r")
-    assert sorted(weights) == ["layers", "vars"]  # no "optimizer": served, not resumed
+        weights = io.BytesIO(keras_file.read("model.weights.h5"))
+    with h5py.File(weights, "r") as groups:
+        assert sorted(groups) == ["layers", "vars"]  # no "optimizer": served, not resumed
     assert card["params"] == 101_770 and card["mnist_test_accuracy"] > 0.8
     assert card["variants"]["tflite_float32"]["agreement"] >= 0.999
     assert card["variants"]["tfjs_float32"]["n"] == 1000

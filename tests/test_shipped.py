@@ -118,7 +118,7 @@ def test_card_records_how_the_model_was_trained(shipped):
     assert trained["seconds"] > 0
 
 
-# ResNet50V2 ships its Keras file (94 MB: weights, no optimizer state) but not
+# ResNet50V2 ships its Keras file (95 MB: weights, no optimizer state) but not
 # its float32 and float16 exports (47-94 MB each; .gitignore keeps them out,
 # `python -m digits export` makes them from model.keras): its dynamic-range
 # and int8 .tflite files and uint8 TF.js model are what is served and
