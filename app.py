@@ -50,6 +50,7 @@ refused without it (see digits.admin):
     /versions         (secret, model) -> (versions table, version menu)
 """
 
+import base64
 import contextlib
 import hashlib
 import io
@@ -64,6 +65,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 from gradio.components.image_editor import EditorData
+from gradio.data_classes import ImageData
 from gradio_client.utils import is_file_obj_with_meta
 from PIL import Image, UnidentifiedImageError
 from pydantic import PrivateAttr, ValidationError, model_validator
@@ -88,14 +90,10 @@ PREVIEW = 140  # side of the shown 28x28 model input, pixels: 5x5 per pixel
 TOP_CLASSES = 3  # probabilities listed under the answer
 CLASSIFY_AT_ONCE = 4  # drawings classified in parallel (each ~1 ms of CPU)
 QUEUE_STATUS_SECONDS = 1.0  # how often waiting requests hear their place
-# Every drawing leaves its upload and its preview in Gradio's cache: files
-# older than an hour go, checked every 10 minutes, so the disk does not fill.
+# Every drawing leaves its upload in Gradio's cache: files older than an
+# hour go, checked every 10 minutes, so the disk does not fill.
 CACHE_CLEANUP = (600, 3600)  # (every, older than), seconds
 DOWNLOADS = Path(tempfile.gettempdir()) / "digits-downloads"  # made on demand
-PREVIEWS = Path(tempfile.gettempdir()) / "digits-previews"  # see digit_image
-# Previews are served from where they are written instead of each being
-# copied into Gradio's cache: they never change (named by their content).
-gr.set_static_paths([PREVIEWS])
 STAMP_CHARS = 12  # hex digits naming one version of a model's downloads
 ANDROID_DEFAULT = "tflite_int8"  # the bundles first offered: smallest, as accurate
 BROWSER_DEFAULT = "tfjs_uint8"
@@ -224,6 +222,34 @@ class DrawingCanvas(gr.Sketchpad):
         return payload
 
 
+class DigitPreview(gr.Image):
+    """An output image sent inside the answer, as a data: URL of its PNG,
+    instead of being written to Gradio's cache for the page to download.
+
+    For the 28x28 preview, a PNG of a few hundred bytes, the file costs more
+    than the image: each drawing's preview was a file written, checked and
+    served by a request of its own, ~4 ms of the server's CPU and ~3 ms of
+    a gradio_client's (bench/load.py), and one more file on the disk until
+    the cache cleanup. Takes what gr.Image takes as pixels (numpy, PIL)."""
+
+    def get_block_name(self):
+        return "image"  # drawn by the built-in Image front end
+
+    def get_block_class(self):
+        return "image"
+
+    def postprocess(self, value):
+        if value is None:
+            return None
+        image = Image.fromarray(value) if isinstance(value, np.ndarray) else value
+        encoded = io.BytesIO()
+        image.save(encoded, format="PNG")
+        return ImageData(
+            url="data:image/png;base64," + base64.b64encode(encoded.getvalue()).decode(),
+            size=encoded.tell(), orig_name="digit.png", mime_type="image/png",
+        )
+
+
 # draw
 
 
@@ -233,7 +259,7 @@ def classify_drawing(drawing, model_name):
     `drawing` is anything sketch.to_digit takes. A drawing without a readable
     digit, or an unknown model, raises gr.Error with a sentence for the user.
     Returns ({"0".."9": probability}, (28, 28) uint8 image), the image shown
-    PREVIEW px wide by the page: a PNG of a few hundred bytes to send.
+    PREVIEW px wide by the page (a DigitPreview).
     """
     digit, probabilities = read_drawing(drawing, model_name)
     return dict(zip(LABELS, probabilities.tolist())), digit_image(digit)
@@ -319,44 +345,9 @@ def check_model_name(model_name):
 
 
 def digit_image(digit):
-    """The 28x28 model input as a PNG file, 0 (black) to 255 (white ink).
-
-    The file is named by its content and written once, under a temporary
-    name and then renamed. Returned as pixels, Gradio would encode it into
-    its cache itself, rewriting in place the file of an identical image (two
-    people clicking the same example) while another request downloads it.
-    """
-    pixels = np.round(np.clip(digit, 0.0, 1.0) * 255).astype(np.uint8)
-    encoded = io.BytesIO()
-    Image.fromarray(pixels).save(encoded, format="PNG")
-    png = encoded.getvalue()
-    path = PREVIEWS / f"{hashlib.sha256(png).hexdigest()[:32]}.png"
-    if not path.exists():
-        PREVIEWS.mkdir(parents=True, exist_ok=True)
-        handle, partial = tempfile.mkstemp(dir=PREVIEWS, suffix=".part")
-        with os.fdopen(handle, "wb") as file:
-            file.write(png)
-        os.chmod(partial, 0o644)
-        os.replace(partial, path)
-        _forget_old_previews()
-    return str(path)
-
-
-def _forget_old_previews(now=None):
-    """Delete previews older than CACHE_CLEANUP's age, at most once per its
-    period, as Gradio does with its cache."""
-    every, older_than = CACHE_CLEANUP
-    now = time.time() if now is None else now
-    if now - _previews_pruned[0] < every:
-        return
-    _previews_pruned[0] = now
-    for entry in os.scandir(PREVIEWS):
-        with contextlib.suppress(OSError):
-            if now - entry.stat().st_mtime > older_than:
-                os.remove(entry.path)
-
-
-_previews_pruned = [time.time()]  # when _forget_old_previews last looked
+    """The 28x28 model input as pixels, 0 (black) to 255 (white ink): what
+    the DigitPreview shows."""
+    return np.round(np.clip(digit, 0.0, 1.0) * 255).astype(np.uint8)
 
 
 def model_title(name):
@@ -1158,7 +1149,7 @@ with gr.Blocks(title="Digits", delete_cache=CACHE_CLEANUP) as demo:
                 )
                 # why there is no answer yet, or why to doubt the one there is
                 hint = gr.Markdown(label="Note", elem_id="digit-note")
-                preview = gr.Image(
+                preview = DigitPreview(
                     label="What the model saw: 28x28 pixels, white ink on black",
                     format="png",
                     interactive=False,

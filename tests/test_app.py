@@ -7,6 +7,8 @@ is at hand, real pen-drawn digits by 30 writers (pendigits). The served models a
 (exports/, or DIGITS_STORE); without a "cnn" there the tests skip.
 """
 
+import base64
+import io
 import json
 import os
 import shutil
@@ -86,14 +88,19 @@ def test_drawing_on_the_canvas_reads_as_its_digit():
 def test_preview_shows_the_28x28_input_pixel_for_pixel():
     drawing = as_canvas_value(load_example(4))
     _, preview = app.classify_drawing(drawing, MODEL)
-    pixels = np.asarray(Image.open(preview))
+    sent = app.DigitPreview().postprocess(preview).model_dump()
+    pixels = np.asarray(data_url_image(sent["url"]))
     assert pixels.shape == (28, 28) and pixels.dtype == np.uint8
     seen = pixels.astype(np.float32) / 255
     assert np.abs(seen - sketch.to_digit(drawing)).max() <= 0.5 / 255
-    # the same drawing again: the same file, written once, never rewritten
-    stamp = os.stat(preview).st_mtime_ns
-    assert app.classify_drawing(drawing, MODEL)[1] == preview
-    assert os.stat(preview).st_mtime_ns == stamp
+    assert sent["path"] is None  # inside the answer: no file to write or fetch
+
+
+def data_url_image(url):
+    """The image a data:image/png;base64 URL holds."""
+    prefix = "data:image/png;base64,"
+    assert url.startswith(prefix)
+    return Image.open(io.BytesIO(base64.b64decode(url[len(prefix):])))
 
 
 def test_blank_canvas_is_an_error_with_a_sentence():
@@ -316,7 +323,8 @@ def test_client_reads_each_example_as_its_digit(client, digit):
         handle_file(EXAMPLES[digit]), MODEL, api_name="/classify"
     )
     assert label["label"] == str(digit)
-    assert Image.open(preview).size == (28, 28)  # the page shows it PREVIEW px wide
+    # the page shows it PREVIEW px wide
+    assert data_url_image(preview["url"]).size == (28, 28)
 
 
 def test_client_reads_a_sketchpad_shaped_drawing(client):

@@ -2,6 +2,7 @@
 the page's canvas are read, also right after the bin cleared the canvas, and
 on a phone's screen the answer shows without scrolling."""
 
+import re
 import sys
 from pathlib import Path
 
@@ -69,6 +70,11 @@ def answer(page, other_than=None):
 def test_a_stroke_drawn_on_the_page_is_read(page):
     draw(page, ONE)
     assert answer(page) == "1"
+    # beside it, the 28x28 image the model saw, sent inside the answer
+    shown = page.locator("#digit-preview img")
+    expect(shown).to_have_attribute("src", re.compile("^data:image/png;base64,"))
+    shown.evaluate("image => image.decode()")
+    assert shown.evaluate("image => [image.naturalWidth, image.naturalHeight]") == [28, 28]
 
 
 def test_a_stroke_right_after_the_bin_is_kept(page):
