@@ -1316,9 +1316,6 @@ with gr.Blocks(title="Digits", delete_cache=CACHE_CLEANUP) as demo:
 if __name__ == "__main__":
     # Queue positions go out every QUEUE_STATUS_SECONDS instead of to every
     # waiting request each time one starts: under load that is many messages
-    # per drawing for nothing (bench/load.py). And Gradio summarises its last
-    # 10,000 requests with pandas after each one, for a monitoring page this
-    # app does not show: 1-5 ms of CPU per drawing, unless told to do it less.
-    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
+    # per drawing for nothing (bench/load.py).
     demo.queue(status_update_rate=QUEUE_STATUS_SECONDS)
     demo.launch(css=CSS)

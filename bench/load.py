@@ -5,13 +5,22 @@ Clients, then starts them together: each sends --per-user drawings to
 /classify one after another, as fast as answers come, the way a person's
 canvas would. A drawing is a held-out writer's pen-drawn digit on the 400 px
 transparent canvas, sent as the Sketchpad's {"background", "layers",
-"composite"}; each answer's preview image is downloaded, as the client does
-by default. Prints throughput, median and p95 of the end-to-end time of each
-call, the CPU time per drawing of the app (when it started it, on Linux)
-and of the clients, the errors, and the share read right.
+"composite"}; the answer carries the 28x28 preview inside it. Before the
+start, each user opens the page as a browser does: the page's first call
+(/describe_models) makes the user's session in the app, ~15 ms of its CPU
+for its ~80 components, paid at page load and not at the first drawing.
+Prints throughput, median and p95 of the end-to-end time of each call, the
+CPU time per drawing of the app (when it started it, on Linux) and of the
+clients, the errors, and the share read right.
+
+Then, for scale, the same users and drawings to a Gradio app whose handler
+does nothing (bench/server.py's serve_nothing: each drawing uploaded as a
+plain file, a constant label back): the most the same server, queue and
+clients allow on this machine, whatever the app did. --no-baseline skips it.
 
     python bench/load.py [--users 20] [--per-user 20] [--pause 0] [--model cnn]
-        [--processes 4] [--url http://127.0.0.1:7860/] [--pendigits FILE]
+        [--processes 4] [--url http://127.0.0.1:7860/] [--no-baseline]
+        [--pendigits FILE]
 
 --pause is the mean of the seconds each user waits after an answer before
 sending the next drawing, drawn uniformly from 0 to twice that (a person
@@ -47,34 +56,46 @@ import server
 def main():
     args = parse_args()
     labels, drawings = canvas.pen_drawings(args.pendigits, args.users * args.per_user)
+    pace = f"{args.pause:g} s apart on average" if args.pause else "back to back"
+    print(f"{args.users} users x {args.per_user} drawings ({pace}), "
+          f"gradio_client, end to end")
     with tempfile.TemporaryDirectory() as folder:
         paths = [write_png(folder, index, rgba) for index, rgba in enumerate(drawings)]
         if args.url:
-            results, seconds, cpu = run_users(args, args.url, paths)
-        else:
-            with server.AppProcess() as app:
-                app.wait_until_listening()
-                results, seconds, cpu = run_users(args, app.url + "/", paths, app)
+            report(f"/classify ({args.model}) at {args.url}", labels,
+                   *run_users(args, args.url, paths, "/classify"))
+            return
+        with server.AppProcess() as app:
+            app.wait_until_listening()
+            report(f"/classify ({args.model})", labels,
+                   *run_users(args, app.url + "/", paths, "/classify", app))
+        if args.baseline:
+            with server.nothing_app() as nothing:
+                nothing.wait_until_listening()
+                report("for scale, a handler that does nothing", None,
+                       *run_users(args, nothing.url + "/", paths, "/nothing", nothing))
 
+
+def report(title, labels, results, seconds, cpu):
     times = [r["ms"] for r in results if r["answer"] is not None]
     errors = [r["error"] for r in results if r["error"] is not None]
-    right = sum(r["answer"] == str(labels[r["index"]]) for r in results)
     median, p95 = canvas.percentiles(times) if times else (float("nan"),) * 2
-    pace = f"{args.pause:g} s apart on average" if args.pause else "back to back"
-    print(f"{args.users} users x {args.per_user} drawings ({pace}) to /classify "
-          f"({args.model}), gradio_client, end to end")
+    print(f"{title}:")
     print(f"throughput {len(times) / seconds:.1f} drawings/s over {seconds:.1f} s")
     print(f"latency median {median:.0f} ms, p95 {p95:.0f} ms, max "
           f"{max(times, default=float('nan')):.0f} ms")
     print("CPU per drawing: " + ", ".join(
         f"{who} {1000 * used / len(results):.1f} ms" for who, used in cpu.items()))
-    print(f"errors {len(errors)} of {len(results)}; read right "
-          f"{right / len(results):.1%}")
+    read = ""
+    if labels is not None:
+        right = sum(r["answer"] == str(labels[r["index"]]) for r in results)
+        read = f"; read right {right / len(results):.1%}"
+    print(f"errors {len(errors)} of {len(results)}{read}")
     for error in sorted(set(errors))[:5]:
         print(f"  error: {error}")
 
 
-def run_users(args, url, paths, app=None):
+def run_users(args, url, paths, endpoint, app=None):
     """Every user's results, the seconds from the start to the last answer,
     and the CPU seconds used meanwhile by the clients and by `app` (a
     server.AppProcess) when given and its figure is known.
@@ -87,7 +108,7 @@ def run_users(args, url, paths, app=None):
     with context.Manager() as manager, context.Pool(len(groups)) as pool:
         start = manager.Barrier(len(groups) + 1)
         pending = pool.starmap_async(
-            run_group, [(args, url, paths, users, start) for users in groups])
+            run_group, [(args, url, paths, endpoint, users, start) for users in groups])
         start.wait()
         started = time.monotonic()
         app_cpu = app.cpu_seconds() if app else None
@@ -99,41 +120,45 @@ def run_users(args, url, paths, app=None):
     return [r for group in finished for r in group["results"]], seconds, cpu
 
 
-def run_group(args, url, paths, users, start):
+def run_group(args, url, paths, endpoint, users, start):
     """One client process: connect a Client per user, wait for the others,
     then run its users' threads; their results, when the last answer came
     (time.monotonic, shared by all processes) and the CPU this process used."""
     clients = {user: Client(url, verbose=False, ssl_verify=False) for user in users}
+    if endpoint == "/classify":
+        for client in clients.values():
+            client.predict(api_name="/describe_models")  # opens the page
     results = {user: [] for user in users}
     threads = [
         threading.Thread(target=draw_one_after_another,
-                         args=(client, args, paths, user, results[user]))
+                         args=(client, args, paths, endpoint, user, results[user]))
         for user, client in clients.items()
     ]
-    with server.client_downloads_cleared():
-        start.wait()
-        cpu = -time.process_time()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        finished = time.monotonic()
-        cpu += time.process_time()
+    start.wait()
+    cpu = -time.process_time()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    finished = time.monotonic()
+    cpu += time.process_time()
     for client in clients.values():
         client.close()
     return {"results": [r for user in users for r in results[user]],
             "finished": finished, "cpu": cpu}
 
 
-def draw_one_after_another(client, args, paths, user, results):
+def draw_one_after_another(client, args, paths, endpoint, user, results):
     pauses = random.Random(user)
     for index in range(user * args.per_user, (user + 1) * args.per_user):
-        drawing = {"background": None, "layers": [],
-                   "composite": handle_file(paths[index])}
+        drawing = handle_file(paths[index])
+        if endpoint == "/classify":  # the Sketchpad's value; "/nothing" takes the file
+            drawing = {"background": None, "layers": [], "composite": drawing}
         answer = error = None
         started = time.perf_counter()
         try:
-            label, _ = client.predict(drawing, args.model, api_name="/classify")
+            outputs = client.predict(drawing, args.model, api_name=endpoint)
+            label = outputs[0] if isinstance(outputs, tuple) else outputs
             answer = label["label"]
         except Exception as failure:  # any failure is a figure, not a crash
             error = f"{type(failure).__name__}: {failure}"[:200]
@@ -159,6 +184,8 @@ def parse_args():
                         help="seconds between a user's answer and next drawing")
     parser.add_argument("--model", default="cnn")
     parser.add_argument("--url", help="a running app; default: start python app.py")
+    parser.add_argument("--no-baseline", dest="baseline", action="store_false",
+                        help="skip the do-nothing app run for scale")
     return parser.parse_args()
 
 

@@ -71,25 +71,51 @@ class AppProcess:
             self.process.kill()
 
 
+def nothing_app():
+    """An AppProcess of the do-nothing app (serve_nothing), for scale."""
+    return AppProcess("bench/server.py", ["--serve-nothing"])
+
+
+def serve_nothing():
+    """A Gradio app whose handler does nothing: the same server and queue as
+    the app, a drawing's file and a model name in (gr.File, gr.Textbox), a
+    constant gr.Label out, as endpoint "nothing". Its queue sums up its
+    analytics as app.py has it do."""
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
+    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
+    import gradio as gr
+
+    with gr.Blocks() as demo:
+        drawing, model, label = gr.File(), gr.Textbox(), gr.Label()
+        gr.on([drawing.change], lambda *_: {"0": 1.0}, [drawing, model], [label],
+              api_name="nothing")
+    demo.launch()
+
+
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
-def classify(http, url, png, model, api_name="classify", sketchpad=True):
+def classify(http, url, png, model, api_name="classify", sketchpad=True,
+             session=None):
     """Upload one drawing's PNG and classify it, as the browser does; returns
     the endpoint's outputs (a list), or raises RuntimeError with the app's
     message. `http` is an httpx.Client, kept open between calls as a browser
     keeps its connection. sketchpad=False sends the bare file instead of the
-    Sketchpad's dict (for an endpoint whose input is a gr.File)."""
+    Sketchpad's dict (for an endpoint whose input is a gr.File). `session`:
+    the session hash of the calls of one browser tab; without it, Gradio
+    makes each call a session of its own (~15 ms of the app's CPU for its
+    ~80 components, which a browser pays once, when the page loads)."""
     upload = http.post(url + API + "/upload",
                        files={"files": ("canvas.png", png, "image/png")})
     upload.raise_for_status()
     drawing = {"path": upload.json()[0], "meta": {"_type": "gradio.FileData"}}
     if sketchpad:
         drawing = {"background": None, "layers": [], "composite": drawing}
-    call = http.post(f"{url}{API}/call/{api_name}", json={"data": [drawing, model]})
+    call = http.post(f"{url}{API}/call/{api_name}",
+                     json={"data": [drawing, model], "session_hash": session})
     call.raise_for_status()
     event_id = call.json()["event_id"]
     with http.stream("GET", f"{url}{API}/call/{api_name}/{event_id}") as events:
@@ -121,3 +147,7 @@ def client_downloads_cleared():
         finally:
             tempfile.tempdir = before
 
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--serve-nothing"]:
+        serve_nothing()
