@@ -35,6 +35,7 @@ SAME_ANSWERS = 0.995  # share of top-1 answers equal to Keras' to count as the s
 
 def main():
     args = parse_args()
+    print(canvas.machine_speed())
     labels, drawings = canvas.pen_drawings(args.pendigits, args.drawings)
     values = [canvas.sketchpad_value(rgba) for rgba in drawings]
 

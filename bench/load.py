@@ -55,6 +55,7 @@ import server
 
 def main():
     args = parse_args()
+    print(canvas.machine_speed())
     labels, drawings = canvas.pen_drawings(args.pendigits, args.users * args.per_user)
     pace = f"{args.pause:g} s apart on average" if args.pause else "back to back"
     print(f"{args.users} users x {args.per_user} drawings ({pace}), "

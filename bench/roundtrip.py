@@ -29,6 +29,7 @@ WARMUP = 10  # untimed round trips to each app first
 
 def main():
     args = parse_args()
+    print(canvas.machine_speed())
     labels, drawings = canvas.pen_drawings(args.pendigits, args.drawings + WARMUP)
     pngs = [canvas.png_bytes(rgba) for rgba in drawings]
 

@@ -22,6 +22,7 @@ POLL_SECONDS = 0.05  # between tries of the first drawing
 
 def main():
     args = parse_args()
+    print(canvas.machine_speed())
     labels, drawings = canvas.pen_drawings(args.pendigits, 1)
     png = canvas.png_bytes(drawings[0])
     listening, answered = [], []

@@ -15,7 +15,9 @@ array, white ink on black in 0..1, prepared the way MNIST's digits were:
 Drawings that cannot hold a digit (empty, a dot, all ink) raise SketchError,
 whose message is a sentence meant for the person drawing.
 
-Speed: a 400 px canvas takes about 0.6 ms on one CPU core. The full-size
+Speed: a 400 px canvas takes ~1.1 ms on one core of the 2-core machine
+the README's figures come from, on a day when it ran slowly (bench/latency.py
+prints the machine's speed beside its figures). The full-size
 canvas is only read as 8-bit levels (the alpha, or the luminance rounded to
 8 bits as Pillow computes it) with a table of the ink each level holds; only
 the crop around the ink becomes float. At the working size, OpenCV computes
@@ -97,7 +99,7 @@ def _ink_levels(value):
     image = _to_image_array(value)
     channels = 1 if image.ndim == 2 else image.shape[2]
     if channels in (2, 4):
-        alpha = np.ascontiguousarray(image[..., -1])
+        alpha = cv2.extractChannel(image, channels - 1)  # a contiguous copy
         if alpha.min() < 128:  # transparent background: the strokes are the opaque part
             return alpha, LEVELS
     if channels >= 3:  # luminance 0.299 R + 0.587 G + 0.114 B, to 8 bits (Pillow)
@@ -124,9 +126,9 @@ def _ink_from_luminance(gray):
     return levels, np.clip(ink / span, 0.0, 1.0).astype(np.float32)
 
 
-def _middle_values(gray):
-    """The one or two middle values of a uint8 array, whose mean is its median."""
-    flat, n = gray.ravel(), gray.size
+def _middle_values(values):
+    """The one or two middle values of an array, whose mean is its median."""
+    flat, n = values.ravel(), values.size
     middle = sorted({(n - 1) // 2, n // 2})
     return np.partition(flat, middle)[middle]
 
@@ -139,16 +141,17 @@ def _check_ink(levels, table):
     if inked > 255 or row_peak.max() < inked:
         raise SketchError("The canvas is empty: draw a digit on it.")
     rows, cols = np.nonzero(row_peak >= inked)[0], np.nonzero(col_peak >= inked)[0]
+    height, width = int(rows[-1] - rows[0]) + 1, int(cols[-1] - cols[0]) + 1  # sorted
     edge = np.concatenate([levels[0], levels[-1], levels[:, 0], levels[:, -1]])
     most = MAX_COVER * levels.size
-    inked_count = (np.ptp(rows) + 1) * (np.ptp(cols) + 1)  # the ink's box: no fewer
+    inked_count = height * width  # the ink's box: no fewer
     if inked_count > most:  # only then can the count itself be too many
         inked_count = np.count_nonzero(levels >= inked)
-    if inked_count > most or np.mean(edge >= inked) > MAX_EDGE_INK:
+    if inked_count > most or np.count_nonzero(edge >= inked) > MAX_EDGE_INK * edge.size:
         raise SketchError(
             "The canvas is almost all ink: clear it and draw a single digit."
         )
-    if max(np.ptp(rows), np.ptp(cols)) + 1 < 4:
+    if max(height, width) < 4:
         raise SketchError("That is only a dot: draw the whole digit, larger.")
     faint = _first_level_above(table, INK_LEVEL / 4)
     return np.nonzero(row_peak >= faint)[0], np.nonzero(col_peak >= faint)[0]
@@ -298,7 +301,8 @@ def _distance_to_background(work):
     stroke_width looks for; a distance is the root of a whole number of
     squared pixels, so rounding its square makes them exact again.
     """
-    mask = np.pad(work > INK_LEVEL, 1).view(np.uint8)
+    mask = cv2.copyMakeBorder((work > INK_LEVEL).view(np.uint8), 1, 1, 1, 1,
+                              cv2.BORDER_CONSTANT, value=0)
     distance = cv2.distanceTransform(mask, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     return np.sqrt(np.rint(np.square(distance, dtype=np.float64)))
 
@@ -314,7 +318,8 @@ def _stroke_width(distance):
         return 0.0
     ridge = mask & (distance >= cv2.dilate(distance, RIDGE_WINDOW,
                                            borderType=cv2.BORDER_REFLECT))
-    return float(2 * np.median(distance[ridge]) - 1)
+    # np.median, without the generality that costs it ~0.1 ms a call
+    return float(2 * _middle_values(distance[ridge]).mean() - 1)
 
 
 def _normalize_stroke(work, distance):
@@ -358,7 +363,10 @@ def _center_of_mass_frame(digit):
     height, width = digit.shape
     top, left = (FRAME - height) // 2, (FRAME - width) // 2
     frame[top : top + height, left : left + width] = digit
-    cy, cx = ndimage.center_of_mass(frame)
+    # ndimage.center_of_mass(frame), to ~1e-15, at a fraction of its cost
+    mass = digit.sum(dtype=np.float64)
+    cy = top + digit.sum(axis=1, dtype=np.float64) @ np.arange(height) / mass
+    cx = left + digit.sum(axis=0, dtype=np.float64) @ np.arange(width) / mass
     shift = (FRAME / 2 - 0.5 - cy, FRAME / 2 - 0.5 - cx)
     frame = ndimage.shift(frame, shift, order=1, mode="constant")
     peak = frame.max()
@@ -367,5 +375,5 @@ def _center_of_mass_frame(digit):
 
 def _disk(radius):
     r = int(np.ceil(radius))
-    y, x = np.ogrid[-r : r + 1, -r : r + 1]
-    return x * x + y * y <= radius * radius + 0.5
+    x = np.arange(-r, r + 1)
+    return x * x + (x * x)[:, None] <= radius * radius + 0.5
