@@ -11,7 +11,8 @@ API endpoints (gradio_client), each also a plain function here:
     /classify         (drawing, model name) -> (label, 28x28 preview)
                       drawing: an image file (handle_file) or the Sketchpad's
                       {"background", "layers", "composite"}; a canvas with
-                      no readable digit is an error with a sentence
+                      no readable digit is an error with a sentence; the
+                      preview's "url" is the PNG itself, data:image/png;base64
     /classify_live    the same as the canvas changes, and a third output: a
                       sentence why there is no answer (the answer cleared),
                       or why to doubt it (digits.doubt), or ""
