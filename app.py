@@ -1152,7 +1152,6 @@ with gr.Blocks(title="Digits", delete_cache=CACHE_CLEANUP) as demo:
                 hint = gr.Markdown(label="Note", elem_id="digit-note")
                 preview = DigitPreview(
                     label="What the model saw: 28x28 pixels, white ink on black",
-                    format="png",
                     interactive=False,
                     height=PREVIEW + 60,
                     buttons=[],
