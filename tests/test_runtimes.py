@@ -206,6 +206,17 @@ def test_litert_follows_changing_batch_sizes(exported, keras_probabilities, mnis
             np.testing.assert_allclose(probabilities, expected, atol=PROBABILITY_ATOL)
 
 
+def test_litert_reads_a_large_batch_on_every_core_as_one_drawing_at_a_time(
+    exported, mnist
+):
+    images = mnist.x_test[: runtimes.LITERT_ALL_CORES_FROM + 36]
+    with runtimes.load(exported("cnn").folder / "model.tflite") as litert:
+        batched = litert.predict(images)
+        one_by_one = np.concatenate([litert.predict(image[None]) for image in images])
+
+    np.testing.assert_allclose(batched, one_by_one, atol=1e-6)
+
+
 def test_litert_serves_single_digits_from_many_threads(
     exported, keras_probabilities, mnist
 ):
