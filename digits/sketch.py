@@ -15,24 +15,28 @@ array, white ink on black in 0..1, prepared the way MNIST's digits were:
 Drawings that cannot hold a digit (empty, a dot, all ink) raise SketchError,
 whose message is a sentence meant for the person drawing.
 
-Speed: a 400 px canvas takes ~1.1 ms on one core of the 2-core machine
+Speed: a 400 px canvas takes ~1.0 ms on one core of the 2-core machine
 the README's figures come from, on a day when it ran slowly (bench/latency.py
-prints the machine's speed beside its figures). The full-size
-canvas is only read as 8-bit levels (the alpha, or the luminance rounded to
-8 bits as Pillow computes it) with a table of the ink each level holds; only
-the crop around the ink becomes float. At the working size, OpenCV computes
-the distance transform and the grey dilation or erosion (SciPy's take 3-6x
-longer). The results equal a per-pixel float computation with SciPy to 1e-5
-(tests/sketch_reference.py is that computation).
+prints the machine's speed beside its figures), ~0.8 ms when the canvas is
+still in the processor's cache. The full-size canvas is only read as 8-bit
+levels (the alpha, or the luminance rounded to 8 bits as Pillow computes it)
+with a table of the ink each level holds, and OpenCV finds the box of its
+ink; only the crop around the ink becomes float. Shrinking is Pillow's BOX
+filter computed from an integral image, and centring the digit mixes rows
+and columns by hand, as ndimage.shift would. At the working size, OpenCV
+computes the distance transform and the grey dilation or erosion (SciPy's
+take 3-6x longer). The results equal a per-pixel float computation with
+Pillow and SciPy to 1e-5 (tests/sketch_reference.py is that computation).
 """
 
+import functools
 import io
+import math
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from scipy import ndimage
 
 FRAME = 28  # side of the model input, pixels
 BOX = 20  # the digit's longer side inside the frame, as in MNIST
@@ -55,10 +59,10 @@ class SketchError(ValueError):
 def to_digit(value):
     """Return the (28, 28) float32 model input for a drawing; see module doc."""
     work = _work_ink_map(value)
-    distance = _distance_to_background(work)
-    if _is_dot(distance, work.shape):
+    squared = _squared_distance_to_background(work)
+    if _is_dot(squared, work.shape):
         raise SketchError("That is only a dot: draw the whole digit, larger.")
-    work = _normalize_stroke(work, distance)
+    work = _normalize_stroke(work, squared)
     work = _crop_to_ink(work)
     return _center_of_mass_frame(_resize(work, BOX / max(work.shape)))
 
@@ -72,23 +76,23 @@ def ink_map(value):
 
 def normalize_stroke(work):
     """Thicken or thin the strokes of a WORK-sized ink map to the PEN width."""
-    return _normalize_stroke(work, _distance_to_background(work))
+    return _normalize_stroke(work, _squared_distance_to_background(work))
 
 
 def stroke_width(ink):
     """Typical stroke width in pixels: twice the distance-to-edge along the ridges."""
-    return _stroke_width(_distance_to_background(ink))
+    return _stroke_width(_squared_distance_to_background(ink))
 
 
 def _work_ink_map(value):
     """The ink map of the drawing after the refusal checks, cropped to its
     ink and resized to WORK px on its longer side."""
     levels, table = _ink_levels(value)
-    rows, cols = _check_ink(levels, table)
-    crop = levels[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    top, bottom, left, right = _check_ink(levels, table)
+    crop = levels[top:bottom, left:right]
     scale = WORK / max(crop.shape)
     if table is LEVELS:  # ink = level / 255: resize the levels, then divide
-        return _resize(Image.fromarray(np.ascontiguousarray(crop)), scale) / 255
+        return _resize(crop, scale) / 255
     return _resize(table.take(crop), scale)
 
 
@@ -100,7 +104,9 @@ def _ink_levels(value):
     channels = 1 if image.ndim == 2 else image.shape[2]
     if channels in (2, 4):
         alpha = cv2.extractChannel(image, channels - 1)  # a contiguous copy
-        if alpha.min() < 128:  # transparent background: the strokes are the opaque part
+        # transparent background: the strokes are the opaque part (a canvas's
+        # corner is, mostly, and then the whole alpha need not be read)
+        if alpha[0, 0] < 128 or alpha.min() < 128:
             return alpha, LEVELS
     if channels >= 3:  # luminance 0.299 R + 0.587 G + 0.114 B, to 8 bits (Pillow)
         gray = np.asarray(Image.fromarray(image).convert("L"))  # alpha ignored
@@ -134,32 +140,49 @@ def _middle_values(values):
 
 
 def _check_ink(levels, table):
-    """Refuse a drawing without one digit; return the rows and columns of its
-    crop (the pixels holding more than INK_LEVEL / 4 of ink)."""
+    """Refuse a drawing without one digit; return the box of its crop, the
+    pixels holding more than INK_LEVEL / 4 of ink: (top, bottom, left,
+    right), bottom and right past its last row and column."""
+    left, top, width, height = _box_at_or_above(
+        levels, _first_level_above(table, INK_LEVEL / 4))
+    crop = levels[top : top + height, left : left + width]
     inked = _first_level_above(table, INK_LEVEL)
-    row_peak, col_peak = levels.max(axis=1), levels.max(axis=0)
-    if inked > 255 or row_peak.max() < inked:
+    _, _, inked_width, inked_height = _box_at_or_above(crop, inked)  # inside the crop
+    if inked_width == 0:
         raise SketchError("The canvas is empty: draw a digit on it.")
-    rows, cols = np.nonzero(row_peak >= inked)[0], np.nonzero(col_peak >= inked)[0]
-    height, width = int(rows[-1] - rows[0]) + 1, int(cols[-1] - cols[0]) + 1  # sorted
     edge = np.concatenate([levels[0], levels[-1], levels[:, 0], levels[:, -1]])
     most = MAX_COVER * levels.size
-    inked_count = height * width  # the ink's box: no fewer
+    inked_count = inked_height * inked_width  # the ink's box: no fewer
     if inked_count > most:  # only then can the count itself be too many
-        inked_count = np.count_nonzero(levels >= inked)
+        inked_count = np.count_nonzero(crop >= inked)
     if inked_count > most or np.count_nonzero(edge >= inked) > MAX_EDGE_INK * edge.size:
         raise SketchError(
             "The canvas is almost all ink: clear it and draw a single digit."
         )
-    if max(height, width) < 4:
+    if max(inked_height, inked_width) < 4:
         raise SketchError("That is only a dot: draw the whole digit, larger.")
-    faint = _first_level_above(table, INK_LEVEL / 4)
-    return np.nonzero(row_peak >= faint)[0], np.nonzero(col_peak >= faint)[0]
+    return top, top + height, left, left + width
+
+
+def _box_at_or_above(levels, level):
+    """(left, top, width, height) of the pixels at `level` or above, all
+    zero when none is."""
+    if level > 255 or levels.size == 0:
+        return 0, 0, 0, 0
+    # for 8-bit images OpenCV keeps the pixels above the threshold's floor
+    mask = cv2.threshold(levels, level - 1, 255, cv2.THRESH_BINARY)[1]
+    return cv2.boundingRect(mask)
 
 
 def _first_level_above(table, ink):
     """The lowest level holding more than `ink` (256 if none does)."""
+    if table is LEVELS:  # a transparent canvas's alpha: known in advance
+        return _LEVELS_ABOVE[ink]
     return int(np.searchsorted(table, np.float32(ink), side="right"))
+
+
+_LEVELS_ABOVE = {ink: int(np.searchsorted(LEVELS, np.float32(ink), side="right"))
+                 for ink in (INK_LEVEL, INK_LEVEL / 4)}
 
 
 def _to_image_array(value):
@@ -294,36 +317,45 @@ def _shrink(array):
 def _distance_to_background(work):
     """Each pixel's Euclidean distance to the nearest non-ink one, with a
     one-pixel margin of background around the ink map: the float64 values
-    ndimage.distance_transform_edt gives, 2-3x faster.
+    ndimage.distance_transform_edt gives, 2-3x faster."""
+    return np.sqrt(_squared_distance_to_background(work), dtype=np.float64)
+
+
+def _squared_distance_to_background(work):
+    """The squares of _distance_to_background, float32 whole numbers.
 
     OpenCV's exact transform returns float32 values that may differ by one
     unit in the last place for equal distances, which would move the ridges
-    stroke_width looks for; a distance is the root of a whole number of
-    squared pixels, so rounding its square makes them exact again.
+    stroke_width looks for; a squared distance is a whole number of pixels,
+    so rounding it makes equal ones equal again. Squares order and compare
+    as the distances do, so the ridges and the widest disc are found on
+    them, and only the few distances used are square-rooted.
     """
     mask = cv2.copyMakeBorder((work > INK_LEVEL).view(np.uint8), 1, 1, 1, 1,
                               cv2.BORDER_CONSTANT, value=0)
-    distance = cv2.distanceTransform(mask, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    return np.sqrt(np.rint(np.square(distance, dtype=np.float64)))
+    squared = cv2.distanceTransform(mask, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    np.square(squared, out=squared)
+    return np.rint(squared, out=squared)
 
 
-def _is_dot(distance, shape):
+def _is_dot(squared, shape):
     """True when one blob of ink nearly fills its box: a tap, not a digit."""
-    return 2 * distance.max() >= DOT_FILL * max(shape)
+    return 2 * math.sqrt(squared.max()) >= DOT_FILL * max(shape)
 
 
-def _stroke_width(distance):
-    mask = distance > 0
+def _stroke_width(squared):
+    mask = squared > 0
     if not mask.any():
         return 0.0
-    ridge = mask & (distance >= cv2.dilate(distance, RIDGE_WINDOW,
-                                           borderType=cv2.BORDER_REFLECT))
+    ridge = mask & (squared >= cv2.dilate(squared, RIDGE_WINDOW,
+                                          borderType=cv2.BORDER_REFLECT))
     # np.median, without the generality that costs it ~0.1 ms a call
-    return float(2 * _middle_values(distance[ridge]).mean() - 1)
+    middle = np.sqrt(_middle_values(squared[ridge]), dtype=np.float64)
+    return float(2 * middle.mean() - 1)
 
 
-def _normalize_stroke(work, distance):
-    radius = (PEN - _stroke_width(distance)) / 2
+def _normalize_stroke(work, squared):
+    radius = (PEN - _stroke_width(squared)) / 2
     if abs(radius) < 0.75:
         return work
     if radius > 0:
@@ -337,43 +369,107 @@ def _filter_by_disk(image, radius, cv2_filter):
     """Grey dilation (cv2.dilate) or erosion (cv2.erode) of a float image by
     _disk(radius), borders reflected: what ndimage.grey_dilation and
     grey_erosion give with the disc as footprint, several times faster."""
-    return cv2_filter(image, _disk(radius).view(np.uint8),
+    return cv2_filter(image, _disk(radius),
                       borderType=cv2.BORDER_REFLECT)
 
 
 def _crop_to_ink(ink):
-    rows = np.nonzero((ink > INK_LEVEL / 4).any(axis=1))[0]
-    cols = np.nonzero((ink > INK_LEVEL / 4).any(axis=0))[0]
-    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    """The box of the pixels holding more than INK_LEVEL / 4 of ink."""
+    mask = cv2.threshold(ink, INK_LEVEL / 4, 255, cv2.THRESH_BINARY)[1]
+    left, top, width, height = cv2.boundingRect(mask.astype(np.uint8))
+    return ink[top : top + height, left : left + width]
 
 
 def _resize(ink, scale):
-    """Resize an ink map by `scale` (area-averaging when shrinking), float32
-    out; `ink` is a float array, or an 8-bit PIL image resized as floats."""
-    image = (Image.fromarray(ink.astype(np.float32), mode="F")
-             if isinstance(ink, np.ndarray) else ink.convert("F"))
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    method = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
-    return np.asarray(image.resize(size, method), np.float32)
+    """Resize a 2-D ink map (float, or uint8 levels) by `scale`, float32 out,
+    as Pillow's resize would: its BOX filter when shrinking, BILINEAR when
+    enlarging."""
+    height, width = ink.shape
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if scale < 1:
+        return _box_shrink(ink, size)
+    image = Image.fromarray(ink if ink.dtype == np.uint8 else ink.astype(np.float32))
+    return np.asarray(image.convert("F").resize(size, Image.Resampling.BILINEAR))
+
+
+def _box_shrink(ink, size):
+    """Pillow's BOX resize to `size` (width, height), from sums over an
+    integral image: each output pixel is the mean of the run of input pixels
+    whose centres fall in its box, along each axis (to ~1e-7 of Pillow's
+    float32 sums; in ~half the time for the canvas crop, a third for 80 px)."""
+    rows_first, rows_last, rows_count = _box_runs(ink.shape[0], size[1])
+    cols_first, cols_last, cols_count = _box_runs(ink.shape[1], size[0])
+    # sums[y, x]: of ink[:y, :x]; exact whole numbers for uint8 levels
+    sums = cv2.integral(ink, sdepth=cv2.CV_32S if ink.dtype == np.uint8 else cv2.CV_64F)
+    band = sums.take(rows_last, axis=0) - sums.take(rows_first, axis=0)
+    boxes = band.take(cols_last, axis=1) - band.take(cols_first, axis=1)
+    return (boxes / np.outer(rows_count, cols_count)).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=1024)
+def _box_runs(in_size, out_size):
+    """(first, last, count): for each of out_size pixels, the run of
+    in_size pixels [first, last) Pillow's BOX filter averages (its
+    precompute_coeffs, with box weights of 1 or 0), and its length."""
+    scale = in_size / out_size
+    filter_scale = max(scale, 1.0)
+    support = 0.5 * filter_scale
+    first, last = [], []
+    for out in range(out_size):
+        centre = (out + 0.5) * scale
+        window = range(max(int(centre - support + 0.5), 0),
+                       min(int(centre + support + 0.5), in_size))
+        run = [x for x in window if -0.5 < (x - centre + 0.5) / filter_scale <= 0.5]
+        first.append(run[0] if run else window.start)
+        last.append(run[-1] + 1 if run else window.start)
+    first, last = np.array(first), np.array(last)
+    return first, last, np.maximum(last - first, 1)  # an empty run's sum is 0
 
 
 def _center_of_mass_frame(digit):
-    """Place `digit` in a FRAME x FRAME canvas with its centre of mass centred."""
-    frame = np.zeros((FRAME, FRAME), np.float32)
+    """Place `digit` in a FRAME x FRAME canvas with its centre of mass centred.
+
+    What ndimage.shift(order=1) gives for the digit centred in the frame and
+    moved by its centre of mass, to ~1e-7, in a fraction of its time: the
+    digit lands at a fractional row and column, so each frame pixel mixes two
+    neighbouring digit rows, then two columns, by the fractions' weights.
+    """
+    moments = cv2.moments(digit)  # sums of ink, and of ink times x and y
+    mass = moments["m00"]
+    if mass <= 0:
+        return np.zeros((FRAME, FRAME), np.float32)
     height, width = digit.shape
-    top, left = (FRAME - height) // 2, (FRAME - width) // 2
-    frame[top : top + height, left : left + width] = digit
-    # ndimage.center_of_mass(frame), to ~1e-15, at a fraction of its cost
-    mass = digit.sum(dtype=np.float64)
-    cy = top + digit.sum(axis=1, dtype=np.float64) @ np.arange(height) / mass
-    cx = left + digit.sum(axis=0, dtype=np.float64) @ np.arange(width) / mass
-    shift = (FRAME / 2 - 0.5 - cy, FRAME / 2 - 0.5 - cx)
-    frame = ndimage.shift(frame, shift, order=1, mode="constant")
+    # where the digit's first row and column land: its centre of mass at the
+    # frame's centre (the box centred first, then shifted, as MNIST did)
+    y = FRAME / 2 - 0.5 - moments["m01"] / mass
+    x = FRAME / 2 - 0.5 - moments["m10"] / mass
+    top, left = math.floor(y), math.floor(x)
+    fy, fx = y - top, x - left
+    padded = cv2.copyMakeBorder(digit, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    mixed = cv2.addWeighted(padded[1:], 1 - fy, padded[:-1], fy, 0)
+    mixed = cv2.addWeighted(mixed[:, 1:], 1 - fx, mixed[:, :-1], fx, 0)
+    frame = np.zeros((FRAME, FRAME), np.float32)
+    y0, x0 = max(top, 0), max(left, 0)
+    y1, x1 = min(top + height + 1, FRAME), min(left + width + 1, FRAME)
+    if y0 < y1 and x0 < x1:
+        frame[y0:y1, x0:x1] = mixed[y0 - top : y1 - top, x0 - left : x1 - left]
     peak = frame.max()
-    return np.clip(frame / peak, 0.0, 1.0) if peak > 0 else frame
+    if peak > 0:
+        frame /= peak  # non-negative weights of non-negative ink: 0..1
+    return frame
 
 
 def _disk(radius):
-    r = int(np.ceil(radius))
-    x = np.arange(-r, r + 1)
-    return x * x + (x * x)[:, None] <= radius * radius + 0.5
+    """The uint8 footprint of the pixels within `radius` (+ half a pixel
+    squared) of the centre; read-only, shared between calls."""
+    # a pixel's squared distance is whole: its reach and the largest whole
+    # squared distance inside fix the disc, so nearby radii share one
+    return _disk_of(math.ceil(radius), math.floor(radius * radius + 0.5))
+
+
+@functools.lru_cache(maxsize=256)  # drawings need a few dozen discs at most
+def _disk_of(reach, most):
+    x = np.arange(-reach, reach + 1)
+    disk = (x * x + (x * x)[:, None] <= most).view(np.uint8)
+    disk.flags.writeable = False
+    return disk
