@@ -262,3 +262,31 @@ def test_distances_to_the_background_equal_scipys_exactly(ink_share):
     work = (work > np.quantile(work, 1 - ink_share)).astype(np.float32)  # blobs
     expected = ndimage.distance_transform_edt(np.pad(work > sketch.INK_LEVEL, 1))
     assert np.array_equal(sketch._distance_to_background(work), expected)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_shrinking_equals_pillows_box_resize(dtype):
+    rng = np.random.default_rng(2)
+    shapes = [(400, 400), (213, 77), (80, 80), (80, 20), (41, 3), (2, 2)]
+    for height, width in shapes:
+        ink = (rng.integers(0, 256, (height, width)) if dtype == np.uint8
+               else rng.random((height, width))).astype(dtype)
+        image = Image.fromarray(ink).convert("F")
+        for scale in (0.999, 0.6, 0.5, 0.25, 0.2, 0.137, 0.05):
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            expected = np.asarray(image.resize(size, Image.Resampling.BOX))
+
+            shrunk = sketch._resize(ink, scale)
+
+            assert shrunk.dtype == np.float32
+            np.testing.assert_allclose(shrunk, expected, rtol=1e-6, atol=1e-4)
+
+
+def test_centring_equals_ndimage_shift():
+    rng = np.random.default_rng(3)
+    for height, width in [(20, 20), (20, 7), (11, 20), (20, 1), (3, 20)]:
+        digit = rng.random((height, width)).astype(np.float32)
+        digit[:, : width // 3] *= 5  # a centre of mass well off the middle
+        np.testing.assert_allclose(sketch._center_of_mass_frame(digit),
+                                   sketch_reference.centre_of_mass_frame(digit),
+                                   atol=1e-6)
