@@ -406,24 +406,26 @@ def _box_shrink(ink, size):
     return (boxes / np.outer(rows_count, cols_count)).astype(np.float32)
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=4096)  # drawings of every size: a few thousand
 def _box_runs(in_size, out_size):
     """(first, last, count): for each of out_size pixels, the run of
-    in_size pixels [first, last) Pillow's BOX filter averages (its
-    precompute_coeffs, with box weights of 1 or 0), and its length."""
+    in_size pixels [first, last) Pillow's BOX filter averages, and its
+    length. Pillow's precompute_coeffs in double precision, step by step:
+    a window around each output pixel's centre, and in it the pixels whose
+    box weight is 1, a run since the weight falls off on both sides."""
     scale = in_size / out_size
     filter_scale = max(scale, 1.0)
     support = 0.5 * filter_scale
-    first, last = [], []
-    for out in range(out_size):
-        centre = (out + 0.5) * scale
-        window = range(max(int(centre - support + 0.5), 0),
-                       min(int(centre + support + 0.5), in_size))
-        run = [x for x in window if -0.5 < (x - centre + 0.5) / filter_scale <= 0.5]
-        first.append(run[0] if run else window.start)
-        last.append(run[-1] + 1 if run else window.start)
-    first, last = np.array(first), np.array(last)
-    return first, last, np.maximum(last - first, 1)  # an empty run's sum is 0
+    reciprocal = 1.0 / filter_scale
+    centre = (np.arange(out_size) + 0.5) * scale
+    start = np.maximum((centre - support + 0.5).astype(np.int64), 0)  # C's (int)
+    stop = np.minimum((centre + support + 0.5).astype(np.int64), in_size)
+    pixel = start[:, None] + np.arange(2 * math.ceil(support) + 1)
+    weight = (pixel - centre[:, None] + 0.5) * reciprocal
+    inside = (pixel < stop[:, None]) & (weight > -0.5) & (weight <= 0.5)
+    count = inside.sum(axis=1)
+    first = start + inside.argmax(axis=1)  # an empty run sums to 0 at start
+    return first, first + count, np.maximum(count, 1)
 
 
 def _center_of_mass_frame(digit):
