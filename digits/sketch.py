@@ -411,9 +411,12 @@ def _box_shrink(ink, size):
 def _box_runs(in_size, out_size):
     """(first, last, share): for each of out_size pixels, the run of
     in_size pixels [first, last) Pillow's BOX filter averages, and the
-    weight of each pixel in it, 1 / its length. Pillow's precompute_coeffs in double precision, step by step:
-    a window around each output pixel's centre, and in it the pixels whose
-    box weight is 1, a run since the weight falls off on both sides."""
+    weight of each pixel in it, 1 / its length.
+
+    Pillow's precompute_coeffs in double precision, step by step: a window
+    around each output pixel's centre, and in it the pixels whose box weight
+    is 1, a run since the weight falls off on both sides.
+    """
     scale = in_size / out_size
     filter_scale = max(scale, 1.0)
     support = 0.5 * filter_scale

@@ -118,7 +118,7 @@ def train_model(config, mnist, callbacks=()):
     history = model.fit(
         _training_batches(x, y, config),
         epochs=config.epochs,
-        shuffle=False,  # the dataset reshuffles itself each epoch; Keras warns otherwise
+        shuffle=False,  # the dataset reshuffles itself each epoch (Keras would warn)
         callbacks=[*schedule, _EpochLog(config.epochs), *callbacks],
         verbose=0,
     )
