@@ -259,11 +259,15 @@ def classify_drawing(drawing, model_name):
 
     `drawing` is anything sketch.to_digit takes. A drawing without a readable
     digit, or an unknown model, raises gr.Error with a sentence for the user.
-    Returns ({"0".."9": probability}, (28, 28) uint8 image), the image shown
-    PREVIEW px wide by the page (a DigitPreview).
+    Returns ({"0".."9": probability}, (28, 28) uint8 image, the reading): the
+    image is shown PREVIEW px wide by the page (a DigitPreview); the reading,
+    (model name, model input, probabilities), goes to a gr.State, which the
+    /classify API leaves out, and from there to explain_reading: the Classify
+    button's doubt sentence needs no second reading of the drawing.
     """
     digit, probabilities = read_drawing(drawing, model_name)
-    return dict(zip(LABELS, probabilities.tolist())), digit_image(digit)
+    label = dict(zip(LABELS, probabilities.tolist()))
+    return label, digit_image(digit), (model_name, digit, probabilities)
 
 
 # The two below run on the server's event loop instead of being handed to a
@@ -281,10 +285,10 @@ async def classify_while_drawing_on_the_loop(drawing, model_name):
 
 
 def classify_while_drawing(drawing, model_name):
-    """classify_drawing for the live canvas, with a third output: while there
-    is no digit yet, the answer is cleared and the sentence says why, instead
-    of an error popup per stroke; with an answer, the sentence says whether
-    to doubt it (digits.doubt), else is empty."""
+    """classify_drawing for the live canvas, a sentence in place of the
+    reading: while there is no digit yet, the answer is cleared and the
+    sentence says why, instead of an error popup per stroke; with an answer,
+    the sentence says whether to doubt it (digits.doubt), else is empty."""
     try:
         digit, probabilities = read_drawing(drawing, model_name)
     except gr.Error as error:
@@ -293,13 +297,10 @@ def classify_while_drawing(drawing, model_name):
     return label, digit_image(digit), describe_doubt(model_name, digit, probabilities)
 
 
-def explain_reading(drawing, model_name):
-    """The doubt sentence about a drawing's reading, or "": for the Classify
-    button, whose own outputs are those of the /classify API."""
-    try:
-        digit, probabilities = read_drawing(drawing, model_name)
-    except gr.Error as error:
-        return error.message
+def explain_reading(reading):
+    """The doubt sentence about a reading kept by classify_drawing, or "": the
+    Classify button shows it beside the /classify API's two outputs."""
+    model_name, digit, probabilities = reading
     return describe_doubt(model_name, digit, probabilities)
 
 
@@ -1215,16 +1216,17 @@ with gr.Blocks(title="Digits", delete_cache=CACHE_CLEANUP) as demo:
         admin_secret, served_changed = admin_tab()
 
     # wiring
+    reading = gr.State()
     classify.click(
         classify_drawing_on_the_loop,
         [canvas, model],
-        [label, preview],
+        [label, preview, reading],
         api_name="classify",
         concurrency_id="classify",
         concurrency_limit=CLASSIFY_AT_ONCE,
     ).success(
         explain_reading,
-        [canvas, model],
+        reading,
         hint,
         api_visibility="private",
         show_progress="hidden",

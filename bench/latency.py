@@ -100,7 +100,7 @@ def measure_handler(name, values, labels):
         app.classify_drawing(value, name)
     times, top1 = [], []
     for value in values:
-        (label, _), milliseconds = timed(app.classify_drawing, value, name)
+        (label, _, _), milliseconds = timed(app.classify_drawing, value, name)
         times.append(milliseconds)
         top1.append(int(max(label, key=label.get)))
     median, p95 = canvas.percentiles(times)

@@ -74,12 +74,12 @@ def test_examples_cover_at_least_five_different_digits():
 
 @pytest.mark.parametrize("digit", sorted(EXAMPLES))
 def test_every_example_drawing_reads_as_its_digit(digit):
-    label, _ = app.classify_drawing(EXAMPLES[digit], MODEL)
+    label, _, _ = app.classify_drawing(EXAMPLES[digit], MODEL)
     assert top_digit(label) == digit
 
 
 def test_drawing_on_the_canvas_reads_as_its_digit():
-    label, _ = app.classify_drawing(as_canvas_value(load_example(7)), MODEL)
+    label, _, _ = app.classify_drawing(as_canvas_value(load_example(7)), MODEL)
     assert top_digit(label) == 7
     assert sorted(label) == [str(d) for d in range(10)]
     assert sum(label.values()) == pytest.approx(1.0, abs=1e-4)
@@ -87,7 +87,7 @@ def test_drawing_on_the_canvas_reads_as_its_digit():
 
 def test_preview_shows_the_28x28_input_pixel_for_pixel():
     drawing = as_canvas_value(load_example(4))
-    _, preview = app.classify_drawing(drawing, MODEL)
+    _, preview, _ = app.classify_drawing(drawing, MODEL)
     sent = app.DigitPreview().postprocess(preview).model_dump()
     pixels = np.asarray(data_url_image(sent["url"]))
     assert pixels.shape == (28, 28) and pixels.dtype == np.uint8
@@ -132,27 +132,27 @@ def test_single_dot_is_an_error_with_a_sentence():
 def test_huge_upload_still_reads_as_its_digit(tmp_path):
     big = Image.fromarray(load_example(9)).resize((4000, 4000), Image.BICUBIC)
     path = save_png(np.asarray(big), tmp_path, "big.png")
-    label, _ = app.classify_drawing(path, MODEL)
+    label, _, _ = app.classify_drawing(path, MODEL)
     assert top_digit(label) == 9
 
 
 def test_digit_on_a_wide_canvas_reads_as_its_digit():
     wide = np.full((300, 600), 255, np.uint8)
     wide[:, 150:450] = np.asarray(Image.fromarray(load_example(3)).resize((300, 300)))
-    label, _ = app.classify_drawing(wide, MODEL)
+    label, _, _ = app.classify_drawing(wide, MODEL)
     assert top_digit(label) == 3
 
 
 def test_greyscale_with_alpha_drawing_reads_as_its_digit():
     gray = load_example(2)
     strokes = np.dstack([np.zeros_like(gray), 255 - gray])  # black ink, clear paper
-    label, _ = app.classify_drawing(Image.fromarray(strokes, "LA"), MODEL)
+    label, _, _ = app.classify_drawing(Image.fromarray(strokes, "LA"), MODEL)
     assert top_digit(label) == 2
 
 
 def test_light_ink_on_dark_paper_reads_as_its_digit():
     chalk = np.dstack([255 - load_example(5)] * 3)  # white on black, RGB
-    label, _ = app.classify_drawing(chalk, MODEL)
+    label, _, _ = app.classify_drawing(chalk, MODEL)
     assert top_digit(label) == 5
 
 
