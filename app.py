@@ -223,6 +223,28 @@ class DrawingCanvas(gr.Sketchpad):
         return payload
 
 
+class Menu(gr.Dropdown):
+    """A dropdown that answers a value not among its choices, which only an
+    API call can send, with a sentence naming them, and no traceback in the
+    server's log: Gradio's own check prints one for every such call."""
+
+    def get_block_name(self):
+        return "dropdown"  # drawn by the built-in Dropdown front end
+
+    def get_block_class(self):
+        return "dropdown"
+
+    def preprocess(self, payload):
+        choices = [value for _, value in self.choices]
+        if payload is not None and payload not in choices:
+            raise gr.Error(
+                f"{payload!r} is not on the {self.label} menu; choose one of: "
+                f"{', '.join(map(str, choices)) or 'none yet'}.",
+                print_exception=False,
+            )
+        return super().preprocess(payload)
+
+
 class DigitPreview(gr.Image):
     """An output image sent inside the answer, as a data: URL of its PNG,
     instead of being written to Gradio's cache for the page to download.
@@ -1015,9 +1037,8 @@ def admin_tab():
     secret = gr.Textbox(label="Admin secret", type="password", max_lines=1)
     defaults = admin.recipe_defaults(ADMIN_DEFAULT_MODEL)
     with gr.Row():
-        model = gr.Dropdown([(models.TITLES[name], name)
-                             for name in models.MODEL_NAMES],
-                            value=ADMIN_DEFAULT_MODEL, label="Model")
+        model = Menu([(models.TITLES[name], name) for name in models.MODEL_NAMES],
+                     value=ADMIN_DEFAULT_MODEL, label="Model")
         epochs = gr.Slider(*admin.EPOCHS, value=defaults["epochs"], step=1,
                            label="Epochs")
         train_images = gr.Slider(*admin.TRAIN_IMAGES, value=defaults["train_images"],
@@ -1056,7 +1077,7 @@ def admin_tab():
     gr.Markdown("### Versions")
     with gr.Row():
         show_versions = gr.Button("Show versions")
-        version_menu = gr.Dropdown([], label="Version")
+        version_menu = Menu([], label="Version")
         serve_chosen = gr.Button("Serve this version")
         rollback = gr.Button("Roll back to the previous version")
     versions_said = gr.Markdown()
@@ -1123,7 +1144,7 @@ with gr.Blocks(title="Digits", delete_cache=CACHE_CLEANUP) as demo:
         # the model above the canvas: on a phone, where the columns stack,
         # the answer then comes right under the canvas
         with gr.Row(equal_height=False):
-            model = gr.Dropdown(model_choices, value=first_model, label="Model", scale=5)
+            model = Menu(model_choices, value=first_model, label="Model", scale=5)
             classify = gr.Button("Classify", variant="primary", scale=1, min_width=110)
         with gr.Row():
             with gr.Column(scale=3, min_width=320):
@@ -1175,7 +1196,7 @@ with gr.Blocks(title="Digits", delete_cache=CACHE_CLEANUP) as demo:
         )
         cards = gr.Markdown(describe_models(), label="Models")
         with gr.Row():
-            export_model = gr.Dropdown(
+            export_model = Menu(
                 model_choices, value=first_model, label="Model", scale=3
             )
             export_button = gr.Button("Export again and verify", scale=1)
@@ -1203,11 +1224,11 @@ with gr.Blocks(title="Digits", delete_cache=CACHE_CLEANUP) as demo:
             "tf.min.js inside the zip."
         )
         with gr.Row():
-            android_variant = gr.Dropdown(
+            android_variant = Menu(
                 _variant_choices("tflite"), value=ANDROID_DEFAULT, label="Android"
             )
             android_bundle = gr.DownloadButton("Android bundle (.zip)")
-            browser_variant = gr.Dropdown(
+            browser_variant = Menu(
                 _variant_choices("tfjs"), value=BROWSER_DEFAULT, label="Browser"
             )
             browser_bundle = gr.DownloadButton("Browser bundle (.zip)")

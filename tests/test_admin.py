@@ -174,15 +174,31 @@ def test_a_training_run_is_published_and_then_served_by_the_draw_tab(served):
     # published: the Draw tab reads with the new version
     client.predict(SECRET, "mlp", version, api_name="/publish_version")
     tflite = root / store.VERSIONS_DIR / "mlp" / version / store.TFLITE_FILE
-    for drawing in DRAWINGS:
-        answer, expected = classify(client, drawing), read_locally(tflite, drawing)
-        assert answer.keys() == expected.keys()
-        assert np.allclose(list(answer.values()), list(expected.values()), atol=1e-6)
+    assert_draw_tab_reads_with(client, tflite)
 
     # rolled back: exactly as before
     said, table = client.predict(SECRET, "mlp", api_name="/rollback")
     assert said.startswith("Rolled mlp back to version 0001-")
     assert [classify(client, d) for d in DRAWINGS] == shipped
+
+    # chosen on the versions menu, which lists it once shown: served again
+    _, menu = client.predict(SECRET, "mlp", api_name="/versions")
+    assert version in [value for _, value in menu["choices"]]
+    with pytest.raises(AppError, match="'9999' is not on the Version menu; "
+                                       f"choose one of: {version}, 0001-"):
+        client.predict(SECRET, "mlp", "9999", api_name="/serve_version")
+    client.predict(SECRET, "mlp", version, api_name="/serve_version")
+    assert_draw_tab_reads_with(client, tflite)
+    client.predict(SECRET, "mlp", api_name="/rollback")
+    assert [classify(client, d) for d in DRAWINGS] == shipped
+
+
+def assert_draw_tab_reads_with(client, tflite):
+    """The Draw tab's probabilities for DRAWINGS are those of `tflite`."""
+    for drawing in DRAWINGS:
+        answer, expected = classify(client, drawing), read_locally(tflite, drawing)
+        assert answer.keys() == expected.keys()
+        assert np.allclose(list(answer.values()), list(expected.values()), atol=1e-6)
 
 
 def test_cancel_stops_a_run_and_keeps_nothing(served):

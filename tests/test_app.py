@@ -298,7 +298,9 @@ def client(tmp_path_factory):
             [sys.executable, "app.py"], cwd=REPO, env=env, stdout=output, stderr=output
         )
     try:
-        yield connect(f"http://127.0.0.1:{port}/", server, log)
+        client = connect(f"http://127.0.0.1:{port}/", server, log)
+        client.server_log = log  # what app.py printed, for the tests to read
+        yield client
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -390,9 +392,15 @@ def test_client_sending_a_blank_canvas_gets_a_sentence(client, tmp_path):
         client.predict(handle_file(blank), MODEL, api_name="/classify")
 
 
-def test_client_naming_an_unknown_model_gets_the_choices(client):
-    with pytest.raises(AppError, match="resnet.*cnn"):
-        client.predict(handle_file(EXAMPLES[7]), "resnet", api_name="/classify")
+@pytest.mark.parametrize("endpoint", ["/classify", "/downloads"])
+def test_client_naming_an_unknown_model_gets_the_choices(client, endpoint):
+    arguments = [handle_file(EXAMPLES[7])] if endpoint == "/classify" else []
+    logged = len(client.server_log.read_text())
+    with pytest.raises(AppError, match="'resnet' is not on the Model menu; "
+                                       "choose one of: cnn, mlp, "):
+        client.predict(*arguments, "resnet", api_name=endpoint)
+    # a sentence for the caller, not a traceback in the server's log
+    assert "Traceback" not in client.server_log.read_text()[logged:]
 
 
 def test_client_downloads_every_variant(client):
