@@ -224,9 +224,10 @@ class DrawingCanvas(gr.Sketchpad):
 
 
 class Menu(gr.Dropdown):
-    """A dropdown that answers a value not among its choices, which only an
-    API call can send, with a sentence naming them, and no traceback in the
-    server's log: Gradio's own check prints one for every such call."""
+    """A dropdown of values (not indices) that answers a value it does not
+    accept, which only an API call can send, with a sentence naming those it
+    does, and no traceback in the server's log: Gradio's own check prints one
+    for every such call."""
 
     def get_block_name(self):
         return "dropdown"  # drawn by the built-in Dropdown front end
@@ -234,15 +235,28 @@ class Menu(gr.Dropdown):
     def get_block_class(self):
         return "dropdown"
 
+    def accepted(self):
+        """The values this menu passes on: its choices as last shown."""
+        return [value for _, value in self.choices]
+
     def preprocess(self, payload):
-        choices = [value for _, value in self.choices]
-        if payload is not None and payload not in choices:
+        accepted = self.accepted()
+        if payload is not None and payload not in accepted:
             raise gr.Error(
                 f"{payload!r} is not on the {self.label} menu; choose one of: "
-                f"{', '.join(map(str, choices)) or 'none yet'}.",
+                f"{', '.join(map(str, accepted)) or 'none yet'}.",
                 print_exception=False,
             )
-        return super().preprocess(payload)
+        return payload
+
+
+class VariantMenu(Menu):
+    """A menu of export variants. It lists the shown model's own, but its API
+    endpoints take any model with any variant: the bundle's handler, not the
+    choices the last model shown left behind, says which that model lacks."""
+
+    def accepted(self):
+        return list(export.VARIANT_NAMES)
 
 
 class DigitPreview(gr.Image):
@@ -669,7 +683,10 @@ def _prepare_bundle(model_name, variant, kind, write):
         return _cached_download(model_name, filename,
                                 lambda target: write(folder, variant, target))
     except FileNotFoundError:
+        exported = exported_variants(model_name, export.VARIANTS[variant].format)
         raise gr.Error(
+            f"Model {model_name!r} has no {variant} export; choose one of: "
+            f"{', '.join(exported)}." if exported else
             f"Model {model_name!r} has no {variant} export yet; export it with: "
             f"python -m digits export --model {model_name}",
             print_exception=False,
@@ -1224,11 +1241,11 @@ with gr.Blocks(title="Digits", delete_cache=CACHE_CLEANUP) as demo:
             "tf.min.js inside the zip."
         )
         with gr.Row():
-            android_variant = Menu(
+            android_variant = VariantMenu(
                 _variant_choices("tflite"), value=ANDROID_DEFAULT, label="Android"
             )
             android_bundle = gr.DownloadButton("Android bundle (.zip)")
-            browser_variant = Menu(
+            browser_variant = VariantMenu(
                 _variant_choices("tfjs"), value=BROWSER_DEFAULT, label="Browser"
             )
             browser_bundle = gr.DownloadButton("Browser bundle (.zip)")

@@ -427,6 +427,21 @@ def test_client_gets_the_default_bundles_of_a_model(client):
     check_tfjs_zip(browser)
 
 
+def test_client_gets_any_models_bundle_after_another_models_menus(client):
+    # /bundles of ResNet50V2 leaves its variant menus listing its two exports
+    android_menu, *_ = client.predict("resnet50v2", None, None, api_name="/bundles")
+    assert [value for _, value in android_menu["choices"]] == ["tflite_dynamic",
+                                                               "tflite_int8"]
+    android = client.predict(MODEL, "tflite_float32", api_name="/android_bundle")
+    with zipfile.ZipFile(android) as archive:
+        assert "digits.tflite" in archive.namelist()
+    with pytest.raises(AppError, match="'resnet50v2' has no tflite_float32 export; "
+                                       "choose one of: tflite_dynamic, tflite_int8"):
+        client.predict("resnet50v2", "tflite_float32", api_name="/android_bundle")
+    with pytest.raises(AppError, match="There is no browser bundle of 'tflite_int8'"):
+        client.predict(MODEL, "tflite_int8", api_name="/browser_bundle")
+
+
 def test_client_reads_the_variant_table(client):
     table = client.predict(MODEL, api_name="/describe_variants")
     assert "TFLite full integer" in table and "TF.js uint8 weights" in table
