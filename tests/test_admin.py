@@ -131,6 +131,25 @@ def test_admin_endpoints_refuse_a_missing_or_wrong_secret(served, endpoint, secr
     assert not (root / store.VERSIONS_DIR).exists()  # nothing was trained or kept
 
 
+@pytest.mark.parametrize("epochs, batch, rate, images, sentence", [
+    (0, 32, 0.001, 20_000, "Epochs must be a number from 1 to 30, not 0."),
+    (1, "abc", 0.001, 20_000, "Batch size must be a number from 16 to 1024, not 'abc'."),
+    (1, 32, 5.0, 20_000, "Learning rate must be a number from 1e-05 to 0.1, not 5.0."),
+    (1, 32, 0.001, 999, "MNIST training images must be a number from 1000 to 60000"),
+])
+def test_form_values_sent_through_the_api_get_a_sentence_naming_the_field(
+    served, epochs, batch, rate, images, sentence
+):
+    client, root = served
+    log = root.parent / "app.log"
+    logged = len(log.read_text())
+    with pytest.raises(AppError, match=re.escape(sentence)):
+        client.predict(SECRET, "mlp", epochs, batch, rate, False, images,
+                       api_name="/start_training")
+    assert "Traceback" not in log.read_text()[logged:]
+    assert not (root / store.VERSIONS_DIR).exists()  # no run started
+
+
 def test_with_the_secret_the_versions_are_listed(served):
     client, _ = served
     table, menu = client.predict(SECRET, "mlp", api_name="/versions")
