@@ -102,7 +102,19 @@ BUNDLE_VARIANTS = {"android": export.TFLITE_VARIANTS, "browser": export.TFJS_VAR
 # Drawn-digit accuracies in a card (measured by bench/), and the table's words.
 DRAWN_PLACEMENTS = {"centred": "centred", "jitter": "anywhere"}
 
+# The bin empties the canvas, yet for a second or so after it the editor can
+# still send the drawing it cleared: a picture of it begun before the bin
+# arrives as a late change. Until the next press anywhere but the bin the
+# canvas is empty, so the live reading sends nothing meanwhile (BINNED_JS),
+# and the last answer stays "Nothing was drawn" instead of the old digit.
+PAGE_JS = """() => {
+  document.addEventListener("pointerdown", (event) => {
+    if (!event.target.closest('[aria-label="Clear canvas"]')) window.digitsBinned = false;
+  }, true);
+}"""
+BINNED_JS = """(canvas, model) => [window.digitsBinned ? null : canvas, model]"""
 PICK_PEN_JS = """() => {
+  window.digitsBinned = true;  // see PAGE_JS
   // The editor drops its pen a frame or more after the bin: watch ~20 frames
   // and pick it once it is dropped (a click on the pen still chosen would
   // open its size menu instead).
@@ -1304,6 +1316,7 @@ with gr.Blocks(title="Digits", delete_cache=CACHE_CLEANUP) as demo:
         classify_while_drawing_on_the_loop,
         [canvas, model],
         [label, preview, hint],
+        js=BINNED_JS,
         api_name="classify_live",
         api_visibility="undocumented",
         trigger_mode="always_last",
@@ -1387,4 +1400,4 @@ if __name__ == "__main__":
     # waiting request each time one starts: under load that is many messages
     # per drawing for nothing (bench/load.py).
     demo.queue(status_update_rate=QUEUE_STATUS_SECONDS)
-    demo.launch(css=CSS)
+    demo.launch(css=CSS, js=PAGE_JS)
