@@ -8,14 +8,15 @@ folder DIGITS_STORE names). This file only wires the UI: a drawing goes
 through `digits.sketch` to the served model in `digits.store`.
 
 API endpoints (gradio_client), each also a plain function here:
-    /classify         (drawing, model name) -> (label, 28x28 preview)
+    /classify         (drawing, model name) -> (label, 28x28 preview, note)
                       drawing: an image file (handle_file) or the Sketchpad's
                       {"background", "layers", "composite"}; a canvas with
                       no readable digit is an error with a sentence; the
-                      preview's "url" is the PNG itself, data:image/png;base64
-    /classify_live    the same as the canvas changes, and a third output: a
-                      sentence why there is no answer (the answer cleared),
-                      or why to doubt it (digits.doubt), or ""
+                      preview's "url" is the PNG itself, data:image/png;base64;
+                      the note says why to doubt the answer (digits.doubt),
+                      else is ""
+    /classify_live    the same as the canvas changes, but a canvas with no
+                      readable digit clears the answer and the note says why
     /describe_models  () -> Markdown table of every model's card
     /describe_variants (model name) -> Markdown table of its export variants:
                       bytes, ratio to float32, MNIST accuracy and agreement
@@ -332,19 +333,18 @@ class DigitPreview(gr.Image):
 
 
 def classify_drawing(drawing, model_name):
-    """The model's probabilities and the 28x28 input it saw, for one drawing.
+    """The model's probabilities, the 28x28 input it saw and whether to doubt
+    the reading, for one drawing.
 
     `drawing` is anything sketch.to_digit takes. A drawing without a readable
     digit, or an unknown model, raises gr.Error with a sentence for the user.
-    Returns ({"0".."9": probability}, (28, 28) uint8 image, the reading): the
-    image is shown PREVIEW px wide by the page (a DigitPreview); the reading,
-    (model name, model input, probabilities), goes to a gr.State, which the
-    /classify API leaves out, and from there to explain_reading: the Classify
-    button's doubt sentence needs no second reading of the drawing.
+    Returns ({"0".."9": probability}, (28, 28) uint8 image, note): the image
+    is shown PREVIEW px wide by the page (a DigitPreview); the note is a
+    sentence saying why not to trust the reading (digits.doubt), else "".
     """
     digit, probabilities = read_drawing(drawing, model_name)
     label = dict(zip(LABELS, probabilities.tolist()))
-    return label, digit_image(digit), (model_name, digit, probabilities)
+    return label, digit_image(digit), describe_doubt(model_name, digit, probabilities)
 
 
 # The two below run on the server's event loop instead of being handed to a
@@ -362,23 +362,13 @@ async def classify_while_drawing_on_the_loop(drawing, model_name):
 
 
 def classify_while_drawing(drawing, model_name):
-    """classify_drawing for the live canvas, a sentence in place of the
-    reading: while there is no digit yet, the answer is cleared and the
-    sentence says why, instead of an error popup per stroke; with an answer,
-    the sentence says whether to doubt it (digits.doubt), else is empty."""
+    """classify_drawing for the live canvas: while there is no digit yet, the
+    answer is cleared and the note says why, instead of an error popup per
+    stroke."""
     try:
-        digit, probabilities = read_drawing(drawing, model_name)
+        return classify_drawing(drawing, model_name)
     except gr.Error as error:
         return None, None, error.message
-    label = dict(zip(LABELS, probabilities.tolist()))
-    return label, digit_image(digit), describe_doubt(model_name, digit, probabilities)
-
-
-def explain_reading(reading):
-    """The doubt sentence about a reading kept by classify_drawing, or "": the
-    Classify button shows it beside the /classify API's two outputs."""
-    model_name, digit, probabilities = reading
-    return describe_doubt(model_name, digit, probabilities)
 
 
 def read_drawing(drawing, model_name):
@@ -1295,21 +1285,13 @@ with gr.Blocks(title="Digits", delete_cache=CACHE_CLEANUP) as demo:
         admin_secret, served_changed = admin_tab()
 
     # wiring
-    reading = gr.State()
     classify.click(
         classify_drawing_on_the_loop,
         [canvas, model],
-        [label, preview, reading],
+        [label, preview, hint],
         api_name="classify",
         concurrency_id="classify",
         concurrency_limit=CLASSIFY_AT_ONCE,
-    ).success(
-        explain_reading,
-        reading,
-        hint,
-        api_visibility="private",
-        show_progress="hidden",
-        concurrency_id="classify",
     )
     gr.on(
         [canvas.input, canvas.change, model.change],

@@ -81,7 +81,7 @@ def connect(url, server, log):
 
 def classify(client, drawing):
     """{digit: probability} of the top three, as the Draw endpoint answers."""
-    label, _ = client.predict(handle_file(drawing), "mlp", api_name="/classify")
+    label, _, _ = client.predict(handle_file(drawing), "mlp", api_name="/classify")
     return {c["label"]: c["confidence"] for c in label["confidences"]}
 
 

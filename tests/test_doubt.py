@@ -83,5 +83,4 @@ def test_the_draw_tab_says_why_it_doubts_two_digits_side_by_side():
     label, preview, note = app.classify_while_drawing(drawing, "cnn")
     assert label is not None and preview is not None  # the reading is still shown
     assert note.startswith("Not sure") and "one digit" in note
-    label_again, _, reading = app.classify_drawing(drawing, "cnn")
-    assert label_again == label and app.explain_reading(reading) == note
+    assert app.classify_drawing(drawing, "cnn")[2] == note  # the Classify button's
