@@ -40,7 +40,7 @@ def main():
         with httpx.Client(timeout=60) as http:
             app_ms, nothing_ms, right = [], [], 0
             for index, png in enumerate(pngs):
-                (label, _), milliseconds = timed(
+                (label, *_), milliseconds = timed(
                     server.classify, http, app.url, png, args.model, "classify",
                     True, "roundtrip-app")
                 (_,), nothing_milliseconds = timed(
