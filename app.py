@@ -9,7 +9,8 @@ through `digits.sketch` to the served model in `digits.store`.
 
 API endpoints (gradio_client), each also a plain function here:
     /classify         (drawing, model name) -> (label, 28x28 preview, note)
-                      drawing: an image file (handle_file) or the Sketchpad's
+                      drawing: an image file (handle_file; at most 20 MB, as
+                      any upload: MAX_UPLOAD) or the Sketchpad's
                       {"background", "layers", "composite"}; a canvas with
                       no readable digit is an error with a sentence; the
                       preview's "url" is the PNG itself, data:image/png;base64;
@@ -95,6 +96,9 @@ QUEUE_STATUS_SECONDS = 1.0  # how often waiting requests hear their place
 # Every drawing leaves its upload in Gradio's cache: files older than an
 # hour go, checked every 10 minutes, so the disk does not fill.
 CACHE_CLEANUP = (600, 3600)  # (every, older than), seconds
+# Larger uploads are refused before they reach the disk: a phone's photo of a
+# digit is a few MB, and a file anyone can send stays in that cache an hour.
+MAX_UPLOAD = 20 * 1024**2  # bytes
 DOWNLOADS = Path(tempfile.gettempdir()) / "digits-downloads"  # made on demand
 STAMP_CHARS = 12  # hex digits naming one version of a model's downloads
 ANDROID_DEFAULT = "tflite_int8"  # the bundles first offered: smallest, as accurate
@@ -1382,4 +1386,4 @@ if __name__ == "__main__":
     # waiting request each time one starts: under load that is many messages
     # per drawing for nothing (bench/load.py).
     demo.queue(status_update_rate=QUEUE_STATUS_SECONDS)
-    demo.launch(css=CSS, js=PAGE_JS)
+    demo.launch(css=CSS, js=PAGE_JS, max_file_size=MAX_UPLOAD)

@@ -20,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 import gradio as gr
+import httpx
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
@@ -385,6 +386,18 @@ def test_client_sending_a_file_that_is_no_image_gets_a_sentence(client, tmp_path
     text.write_text("not a picture")
     with pytest.raises(AppError, match="could not be read as an image"):
         client.predict(handle_file(str(text)), MODEL, api_name="/classify")
+
+
+def test_an_upload_over_the_limit_is_refused_before_it_is_kept(client, tmp_path):
+    limit = app.MAX_UPLOAD
+    big = tmp_path / "big.png"
+    big.write_bytes(os.urandom(limit + 1))
+    with pytest.raises(ValueError, match=f"exceeds the maximum file size of {limit}"):
+        client.predict(handle_file(big), MODEL, api_name="/classify")  # the client's check
+    with open(big, "rb") as file:  # and the server's, for any other caller
+        refused = httpx.post(client.src.rstrip("/") + "/gradio_api/upload",
+                             files={"files": ("big.png", file, "image/png")}, timeout=60)
+    assert refused.status_code == 413 and f"maximum allowed size of {limit}" in refused.text
 
 
 def test_client_sending_a_blank_canvas_gets_a_sentence(client, tmp_path):
