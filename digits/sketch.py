@@ -45,6 +45,7 @@ PEN = 9.0  # target stroke width at WORK scale: MNIST's median pen (~2.25 px at 
 INK_LEVEL = 0.5  # ink map value above which a pixel counts as ink
 MAX_PIXELS = 40_000_000  # refuse larger images before decoding them whole
 MAX_SIDE = 1024  # larger drawings are shrunk to this first, pixels
+MIN_SHRUNK_SIDE = 8  # a shrunk drawing narrower than this has lost its strokes
 MAX_COVER = 0.6  # a drawing with more of its canvas inked is not a digit
 MAX_EDGE_INK = 0.1  # nor one whose ink covers more of the canvas edge
 DOT_FILL = 0.6  # a blob whose widest inscribed disc spans this much of its box
@@ -310,6 +311,11 @@ def _shrink(array):
         array = array[..., 0]
     image = Image.fromarray(array)
     scale = MAX_SIDE / max(image.size)
+    if min(image.size) * scale < MIN_SHRUNK_SIDE:  # its strokes would fade away
+        raise SketchError(
+            f"A {image.width} x {image.height} px image is too long and thin to "
+            "read: crop it closer to the digit."
+        )
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     return np.asarray(image.resize(size, Image.Resampling.BOX))
 

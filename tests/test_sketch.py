@@ -97,6 +97,17 @@ def test_huge_upload_is_shrunk_not_refused():
     assert close(sketch.to_digit(huge), sketch.to_digit(draw(7)))
 
 
+def test_a_long_thin_image_is_refused_not_read_as_empty():
+    strip = np.full((10, 100_000), 255, np.uint8)
+    strip[4:7, 1_000:99_000] = 0  # a 3 px line, which a shrink to 1,024 px fades
+    with pytest.raises(sketch.SketchError, match="100000 x 10 px image is too long "
+                                                 "and thin to read"):
+        sketch.to_digit(strip)
+    tall_one = np.full((2_000, 40), 255, np.uint8)  # shrunk, still 20 px wide
+    tall_one[100:1_900, 15:25] = 0
+    assert sketch.to_digit(tall_one).max() > 0.5
+
+
 @pytest.mark.parametrize(
     "value, sentence",
     [
