@@ -186,17 +186,26 @@ def _describe_kind(value):
     return kinds.get(type(value), f"a {type(value).__name__}")
 
 
-class DrawingCanvas(gr.Sketchpad):
+class BuiltInFrontEnd:
+    """For a subclass of a Gradio component: the page draws it with the
+    built-in front end named `front_end`, not one named after the subclass
+    (which Gradio would look for, and not find)."""
+
+    front_end = None
+
+    def get_block_name(self):
+        return self.front_end
+
+    def get_block_class(self):
+        return self.front_end
+
+
+class DrawingCanvas(BuiltInFrontEnd, gr.Sketchpad):
     """The Sketchpad, whose API also takes a plain image file and answers
     anything that is not an image with a sentence."""
 
     data_model = CanvasData
-
-    def get_block_name(self):
-        return "imageeditor"  # drawn by the built-in ImageEditor front end
-
-    def get_block_class(self):
-        return "imageeditor"
+    front_end = "imageeditor"
 
     def preprocess(self, payload):
         if payload is not None and payload._problem:
@@ -240,17 +249,13 @@ class DrawingCanvas(gr.Sketchpad):
         return payload
 
 
-class Menu(gr.Dropdown):
+class Menu(BuiltInFrontEnd, gr.Dropdown):
     """A dropdown of values (not indices) that answers a value it does not
     accept, which only an API call can send, with a sentence naming those it
     does, and no traceback in the server's log: Gradio's own check prints one
     for every such call."""
 
-    def get_block_name(self):
-        return "dropdown"  # drawn by the built-in Dropdown front end
-
-    def get_block_class(self):
-        return "dropdown"
+    front_end = "dropdown"
 
     def accepted(self):
         """The values this menu passes on: its choices as last shown."""
@@ -276,36 +281,25 @@ class VariantMenu(Menu):
         return list(export.VARIANT_NAMES)
 
 
-class FormSlider(gr.Slider):
-    """A slider whose value reaches the handler as sent, for the handler to
-    check and to name in its sentence (digits.admin.check_request): Gradio's
-    own check names no field, and a value of the wrong type, which only an
-    API call can send, leaves a traceback in the server's log."""
-
-    def get_block_name(self):
-        return "slider"  # drawn by the built-in Slider front end
-
-    def get_block_class(self):
-        return "slider"
+class AsSent(BuiltInFrontEnd):
+    """For a form field: its value reaches the handler as sent, for the
+    handler to check and to name in its sentence (digits.admin.check_request):
+    Gradio's own check names no field, and a value of the wrong type, which
+    only an API call can send, leaves a traceback in the server's log."""
 
     def preprocess(self, payload):
         return payload
 
 
-class FormNumber(gr.Number):
-    """A number field whose value reaches the handler as sent (see FormSlider)."""
-
-    def get_block_name(self):
-        return "number"
-
-    def get_block_class(self):
-        return "number"
-
-    def preprocess(self, payload):
-        return payload
+class FormSlider(AsSent, gr.Slider):
+    front_end = "slider"
 
 
-class DigitPreview(gr.Image):
+class FormNumber(AsSent, gr.Number):
+    front_end = "number"
+
+
+class DigitPreview(BuiltInFrontEnd, gr.Image):
     """An output image sent inside the answer, as a data: URL of its PNG,
     instead of being written to Gradio's cache for the page to download.
 
@@ -315,11 +309,7 @@ class DigitPreview(gr.Image):
     a gradio_client's (bench/load.py), and one more file on the disk until
     the cache cleanup. Takes what gr.Image takes as pixels (numpy, PIL)."""
 
-    def get_block_name(self):
-        return "image"  # drawn by the built-in Image front end
-
-    def get_block_class(self):
-        return "image"
+    front_end = "image"
 
     def postprocess(self, value):
         if value is None:
